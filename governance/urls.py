@@ -1,0 +1,61 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from .forms import QueuedPasswordResetForm
+from .views import accounts, audit, members, orgs
+
+account_patterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path(
+        "password/reset/",
+        auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("profile/", accounts.profile, name="profile"),
+    path("language/", accounts.set_language, name="set_language"),
+]
+
+org_patterns = [
+    path("", orgs.org_dashboard, name="org_dashboard"),
+    path("settings/", orgs.org_settings, name="org_settings"),
+    path("members/", members.member_list, name="member_list"),
+    path("members/<uuid:member_code>/role/", members.member_role, name="member_role"),
+    path("members/<uuid:member_code>/remove/", members.member_remove, name="member_remove"),
+    path(
+        "invitations/<uuid:invitation_code>/revoke/",
+        members.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("audit/", audit.audit_log, name="audit_log"),
+]
+
+urlpatterns = [
+    path("", orgs.home, name="home"),
+    path("accounts/", include(account_patterns)),
+    path("invitations/<str:token>/", accounts.invitation_accept, name="invitation_accept"),
+    path("orgs/", orgs.org_list, name="org_list"),
+    path("orgs/new/", orgs.org_create, name="org_create"),
+    path("o/<uuid:org_code>/", include(org_patterns)),
+]

@@ -84,9 +84,7 @@ TEMPLATES = [
 if "DATABASE_URL" not in env and not DEBUG:
     raise ImproperlyConfigured("DATABASE_URL must be set when DEBUG is off.")
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kakehashi"
-    )
+    "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kakehashi")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -55,8 +55,10 @@ def require_editor(membership: Membership) -> None:
 def get_member_for_member(membership: Membership, code: object) -> Membership:
     """Another membership of the caller's organisation."""
     try:
-        return Membership.objects.for_org(membership.organisation).select_related("user").get(
-            code=_as_uuid(code)
+        return (
+            Membership.objects.for_org(membership.organisation)
+            .select_related("user")
+            .get(code=_as_uuid(code))
         )
     except Membership.DoesNotExist as exc:
         raise Http404 from exc

@@ -19,7 +19,9 @@ from .models import Invitation, Membership, Organisation, Role, User
 INVITATION_SALT = "kakehashi.invitation"
 
 
-def organisation_create(*, name: str, creator: User, time_zone: str = "UTC", **fields) -> Organisation:
+def organisation_create(
+    *, name: str, creator: User, time_zone: str = "UTC", **fields
+) -> Organisation:
     """A new organisation with its creator as the first admin."""
     with transaction.atomic():
         org = Organisation(name=name, time_zone=time_zone, **fields)

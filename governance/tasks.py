@@ -15,9 +15,7 @@ from .models import Invitation
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=600, max_retries=8
-)
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
 def send_invitation(invitation_id: int) -> str:
     """E-mail an invitation link, at least once: a crash between sending and recording it may
     send it twice. A withdrawn, used or expired invitation is skipped."""

@@ -53,15 +53,18 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             )
         if not request.user.is_authenticated:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(
-            request, _("Welcome to %(org)s.") % {"org": invitation.organisation.name}
-        )
+        messages.success(request, _("Welcome to %(org)s.") % {"org": invitation.organisation.name})
         return redirect("org_dashboard", org_code=invitation.organisation.code)
     login_url = f"{reverse('login')}?next={request.path}"
     return render(
         request,
         "governance/invitation_accept.html",
-        {"invitation": invitation, "form": form, "has_account": has_account, "login_url": login_url},
+        {
+            "invitation": invitation,
+            "form": form,
+            "has_account": has_account,
+            "login_url": login_url,
+        },
     )
 
 

@@ -48,7 +48,9 @@ def member_list(request: HttpRequest, org_code) -> HttpResponse:
         "form": form,
         "roles": Role.choices,
     }
-    return render(request, "governance/member_list.html", context, status=400 if form.errors else 200)
+    return render(
+        request, "governance/member_list.html", context, status=400 if form.errors else 200
+    )
 
 
 @login_required

@@ -23,7 +23,10 @@ class Command(BaseCommand):
             user = User.objects.filter(email=DEMO_EMAIL).first()
             if user is None:
                 user = User.objects.create_user(
-                    DEMO_EMAIL, password, full_name="Demo Admin", is_staff=True,
+                    DEMO_EMAIL,
+                    password,
+                    full_name="Demo Admin",
+                    is_staff=True,
                     is_superuser=True,
                 )
             elif not user.check_password(password):

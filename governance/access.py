@@ -37,7 +37,8 @@ def get_membership_for_user(request: HttpRequest, org_code: object) -> Membershi
     except Membership.DoesNotExist as exc:
         raise Http404 from exc
     timezone.activate(zoneinfo.ZoneInfo(membership.organisation.time_zone))
-    request.session["last_org"] = str(membership.organisation.code)
+    if request.session.get("last_org") != str(membership.organisation.code):
+        request.session["last_org"] = str(membership.organisation.code)
     return membership
 
 

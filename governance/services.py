@@ -142,7 +142,7 @@ def invitation_check(invitation: Invitation | None, *, user: User | None = None)
         raise InvitationError(_("This invitation has expired. Ask for a new one."))
     if user is not None and user.email.lower() != invitation.email.lower():
         raise InvitationError(
-            _("This invitation was sent to another e-mail address. Sign in as %(email)s.")
+            _("This invitation was sent to another e-mail address. Log in as %(email)s.")
             % {"email": invitation.email}
         )
     return invitation

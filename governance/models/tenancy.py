@@ -45,7 +45,7 @@ class Organisation(models.Model):
         verbose_name=_("jurisdictions of interest"),
         default=default_jurisdictions,
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("organisation")
@@ -54,6 +54,10 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_jurisdictions_display(self) -> list[str]:
+        labels = dict(Jurisdiction.choices)
+        return [str(labels.get(code, code)) for code in self.jurisdictions]
 
 
 class TenantQuerySet(models.QuerySet):

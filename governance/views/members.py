@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -33,7 +34,7 @@ def member_list(request: HttpRequest, org_code) -> HttpResponse:
             try:
                 services.invitation_create(actor=membership, **form.cleaned_data)
             except ValidationError as exc:
-                form.add_error("email" if hasattr(exc, "error_dict") else None, exc)
+                form.add_error(None, exc)
             else:
                 messages.success(
                     request,
@@ -47,6 +48,7 @@ def member_list(request: HttpRequest, org_code) -> HttpResponse:
         "invitations": selectors.pending_invitations(org) if membership.is_admin else [],
         "form": form,
         "roles": Role.choices,
+        "invitation_ttl_days": settings.INVITATION_TTL_DAYS,
     }
     return render(
         request, "governance/member_list.html", context, status=400 if form.errors else 200
@@ -72,7 +74,7 @@ def member_role(request: HttpRequest, org_code, member_code) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(name)s is now %(role)s.")
+                _("The role of %(name)s is now: %(role)s.")
                 % {"name": member.user.get_full_name(), "role": member.get_role_display()},
             )
     return redirect("member_list", org_code=membership.organisation.code)

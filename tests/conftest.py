@@ -1,0 +1,72 @@
+"""Personas and shared fixtures.
+
+Every organisation test meets three people: the owner (an admin), a member (a contributor) of
+the same organisation, and an outsider who is an admin of another organisation.
+"""
+
+import pytest
+from django.test import Client
+
+from config.celery import app as celery_app
+from governance.models import Role
+
+from .factories import MembershipFactory, OrganisationFactory
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Run tasks inline by default; tests/test_worker.py uses a real worker instead."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def org(db):
+    return OrganisationFactory(name="Acme Robotics")
+
+
+@pytest.fixture
+def owner(org):
+    return MembershipFactory(organisation=org, role=Role.ADMIN, user__email="owner@acme.example")
+
+
+@pytest.fixture
+def member(org):
+    return MembershipFactory(
+        organisation=org, role=Role.CONTRIBUTOR, user__email="member@acme.example"
+    )
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganisationFactory(name="Rival Systems")
+
+
+@pytest.fixture
+def outsider(other_org):
+    return MembershipFactory(
+        organisation=other_org, role=Role.ADMIN, user__email="outsider@rival.example"
+    )
+
+
+def client_for(membership) -> Client:
+    client = Client()
+    client.force_login(membership.user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner):
+    return client_for(owner)
+
+
+@pytest.fixture
+def member_client(member):
+    return client_for(member)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    return client_for(outsider)

@@ -1,0 +1,97 @@
+"""Every organisation page, found from the URL configuration, is a 404 for an outsider.
+
+A new page under /o/<org_code>/ is covered without editing this file; a page with a new kind of
+object code must add a way to make one to OBJECT_CODES, or the test fails and says so.
+"""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from governance.models import AuditEvent, Invitation, Membership
+
+from ..conftest import client_for
+from ..factories import InvitationFactory, MembershipFactory
+
+
+def org_routes() -> list[tuple[str, str]]:
+    """(url name, route) of every pattern below an organisation code."""
+    found = []
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, route)
+            elif isinstance(p, URLPattern) and "<uuid:org_code>" in route:
+                found.append((p.name, route))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+ROUTES = org_routes()
+OBJECT_ROUTES = [(n, r) for n, r in ROUTES if set(re.findall(r"<(?:\w+:)?(\w+)>", r)) != {"org_code"}]
+
+
+def object_codes(org) -> dict[str, str]:
+    """One object of each kind inside `org`, by URL keyword."""
+    return {
+        "org_code": str(org.code),
+        "member_code": str(MembershipFactory(organisation=org).code),
+        "invitation_code": str(InvitationFactory(organisation=org).code),
+    }
+
+
+def fill(route: str, codes: dict[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in codes, f"no way to make an object for <{name}> in {route}"
+        return codes[name]
+
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", value, route)
+
+
+def test_it_finds_the_organisation_pages():
+    names = {name for name, _ in ROUTES}
+    assert {"org_dashboard", "member_list", "member_role", "audit_log"} <= names
+
+
+@pytest.mark.parametrize(("name", "route"), ROUTES, ids=[n for n, _ in ROUTES])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_it_hides_every_organisation_page_from_an_outsider(
+    name, route, method, org, owner, outsider_client
+):
+    url = fill(route, object_codes(org))
+    before = (Membership.objects.count(), Invitation.objects.count(), AuditEvent.objects.count())
+    data = {"role": "admin", "email": "x@example.com"}
+    response = getattr(outsider_client, method)(url, data)
+    if response.status_code == 405:
+        # A wrong method is refused before any lookup, for members alike: it reveals nothing.
+        assert getattr(client_for(owner), method)(url, data).status_code == 405
+    else:
+        assert response.status_code == 404, url
+    after = (Membership.objects.count(), Invitation.objects.count(), AuditEvent.objects.count())
+    assert after == before
+
+
+@pytest.mark.parametrize(("name", "route"), OBJECT_ROUTES, ids=[n for n, _ in OBJECT_ROUTES])
+def test_it_does_not_reach_another_organisations_objects_through_ones_own(
+    name, route, org, owner_client, other_org
+):
+    """The owner's own organisation code with the outsider organisation's object codes."""
+    codes = object_codes(other_org) | {"org_code": str(org.code)}
+    response = owner_client.post(fill(route, codes), {"role": "viewer"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("name", "route"), ROUTES, ids=[n for n, _ in ROUTES])
+def test_it_sends_anonymous_visitors_to_log_in(name, route, client, org):
+    response = client.get(fill(route, object_codes(org)))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_it_gives_404_for_an_unknown_organisation_code(owner_client):
+    assert owner_client.get("/o/00000000-0000-0000-0000-000000000000/").status_code == 404

@@ -140,10 +140,10 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 # E-mail: printed to the console unless EMAIL_URL names an SMTP server
-# (smtp+tls://user:password@host:587).
+# (smtp+tls://user:password@host:587). With filemail://, messages go to EMAIL_FILE_PATH.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
-EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH") or str(BASE_DIR / "var" / "mail")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kakehashi <noreply@kakehashi.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

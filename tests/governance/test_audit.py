@@ -10,9 +10,7 @@ from ..factories import InvitationFactory, MembershipFactory
 
 
 def events_for(obj):
-    return AuditEvent.objects.filter(table=obj._meta.db_table, object_pk=str(obj.pk)).order_by(
-        "id"
-    )
+    return AuditEvent.objects.filter(table=obj._meta.db_table, object_pk=str(obj.pk)).order_by("id")
 
 
 def test_it_records_who_changed_what_before_and_after(owner, member):
@@ -43,7 +41,9 @@ def test_it_records_bulk_writes_that_bypass_save(owner, org):
 def test_it_records_deletions(owner, member):
     pk = member.pk
     services.membership_remove(actor=owner, member=member)
-    event = AuditEvent.objects.get(table="governance_membership", object_pk=str(pk), action="delete")
+    event = AuditEvent.objects.get(
+        table="governance_membership", object_pk=str(pk), action="delete"
+    )
     assert event.before["user_id"] == member.user_id
     assert event.after is None
 

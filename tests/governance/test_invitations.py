@@ -172,7 +172,7 @@ def test_it_withdraws_an_invitation(owner_client, org):
 def test_it_lists_members_and_invitations_in_constant_queries(
     owner_client, owner, org, count, django_assert_num_queries
 ):
-    for i in range(count):
+    for _i in range(count):
         InvitationFactory(organisation=org, invited_by=owner.user)
         Membership.objects.create(organisation=org, user=UserFactory(), role=Role.VIEWER)
     owner_client.get(f"/o/{org.code}/")  # remembers the organisation in the session

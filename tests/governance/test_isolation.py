@@ -32,7 +32,9 @@ def org_routes() -> list[tuple[str, str]]:
 
 
 ROUTES = org_routes()
-OBJECT_ROUTES = [(n, r) for n, r in ROUTES if set(re.findall(r"<(?:\w+:)?(\w+)>", r)) != {"org_code"}]
+OBJECT_ROUTES = [
+    (n, r) for n, r in ROUTES if set(re.findall(r"<(?:\w+:)?(\w+)>", r)) != {"org_code"}
+]
 
 
 def object_codes(org) -> dict[str, str]:

@@ -113,7 +113,12 @@ def test_it_rejects_a_bad_time_zone_and_changes_nothing(owner_client, org):
 def test_it_creates_an_organisation_with_its_creator_as_admin(member_client, member):
     response = member_client.post(
         "/orgs/new/",
-        {"name": "Second Org", "time_zone": "UTC", "default_language": "en", "jurisdictions": ["EU"]},
+        {
+            "name": "Second Org",
+            "time_zone": "UTC",
+            "default_language": "en",
+            "jurisdictions": ["EU"],
+        },
     )
     assert response.status_code == 302
     created = Membership.objects.get(user=member.user, organisation__name="Second Org")

@@ -1,0 +1,55 @@
+# Kakehashi development commands. Everything runs from .venv, which is created and kept in step
+# with requirements*.txt on first use. Without DATABASE_URL / REDIS_URL in the environment, the
+# run, test and lint targets start a private PostgreSQL and Redis under var/ (see
+# scripts/devstack.py); with them set, those servers are used instead.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+DEVSTACK := $(VENV_PYTHON) scripts/devstack.py
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint clean
+
+help:
+	@echo "make run     start Kakehashi with its worker and beat on http://127.0.0.1:$${PORT:-8000}/"
+	@echo "make test    run the test suite (pytest arguments: make test ARGS='-k name -x')"
+	@echo "make lint    ruff, migration check, tenant-access lint and Django's deployment checks"
+	@echo "make clean   delete var/ (local databases, logs, generated keys); keeps .venv"
+
+# Debian ships ensurepip separately (python3-venv); without it, make the venv bare and fetch pip.
+$(VENV_PYTHON):
+	@echo "$(PYTHON) -m venv $(VENV)"
+	@$(PYTHON) -m venv $(VENV) || { \
+		echo "'$(PYTHON) -m venv' failed; creating the venv without pip and fetching pip from PyPI"; \
+		rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
+		$(PYTHON) scripts/devstack.py bootstrap-pip $(VENV); }
+
+$(INSTALLED): requirements.txt requirements-dev.txt | $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pip install -r requirements-dev.txt
+	touch $@
+
+venv: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(DEVSTACK) run
+
+test: $(INSTALLED)
+	$(DEVSTACK) test $(ARGS)
+
+# check --deploy runs with the settings production would have; the key is random on every run.
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(DEVSTACK) exec -- $(VENV_PYTHON) manage.py makemigrations --check --dry-run
+	$(DEVSTACK) exec -- $(VENV_PYTHON) manage.py lint_tenant_access
+	DEBUG=false \
+	SECRET_KEY="$$($(VENV_PYTHON) -c 'import secrets; print(secrets.token_urlsafe(45))')" \
+	ALLOWED_HOSTS=kakehashi.example \
+	CSRF_TRUSTED_ORIGINS=https://kakehashi.example \
+	$(DEVSTACK) exec -- $(VENV_PYTHON) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf var

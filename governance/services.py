@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .audit import set_actor
 from .models import Invitation, Membership, Organisation, Role, User
 
 INVITATION_SALT = "kakehashi.invitation"
@@ -162,13 +163,21 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     return membership
 
 
-def user_register(*, email: str, full_name: str, password: str) -> User:
+def invitation_sign_up(
+    *, invitation: Invitation, full_name: str, password: str, audit_ctx: dict | None = None
+) -> Membership:
+    """Create the invited person's account and accept the invitation, all or nothing.
+
+    With `audit_ctx`, the new account becomes the actor of everything after its own creation.
+    """
     with transaction.atomic():
-        user = User(email=email, full_name=full_name)
+        user = User(email=invitation.email, full_name=full_name)
         user.set_password(password)
         user.full_clean()
         user.save()
-    return user
+        if audit_ctx is not None:
+            set_actor(audit_ctx, user_id=user.pk)
+        return invitation_accept(invitation=invitation, user=user)
 
 
 def user_update_preferences(*, user: User, **fields) -> User:

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from .. import selectors, services
-from ..audit import set_actor
 from ..forms import ProfileForm, RegistrationForm
 
 
@@ -31,28 +31,30 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if user is None and not has_account:
         form = RegistrationForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and not has_account:
-        if form is not None:
-            if not form.is_valid():
-                return render(
-                    request,
-                    "governance/invitation_accept.html",
-                    {"invitation": invitation, "form": form},
-                    status=400,
-                )
-            user = services.user_register(
-                email=invitation.email,
-                full_name=form.cleaned_data["full_name"],
-                password=form.cleaned_data["password1"],
-            )
-            set_actor(request.audit_context, user_id=user.pk)
         try:
-            services.invitation_accept(invitation=invitation, user=user)
+            if form is None:
+                membership = services.invitation_accept(invitation=invitation, user=user)
+            elif form.is_valid():
+                membership = services.invitation_sign_up(
+                    invitation=invitation,
+                    full_name=form.cleaned_data["full_name"],
+                    password=form.cleaned_data["password1"],
+                    audit_ctx=request.audit_context,
+                )
+            else:
+                membership = None
         except services.InvitationError as exc:
             return render(
                 request, "governance/invitation_invalid.html", {"reason": str(exc)}, status=410
             )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            membership = None
+        if membership is None:
+            context = {"invitation": invitation, "form": form}
+            return render(request, "governance/invitation_accept.html", context, status=400)
         if not request.user.is_authenticated:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Welcome to %(org)s.") % {"org": invitation.organisation.name})
         return redirect("org_dashboard", org_code=invitation.organisation.code)
     login_url = f"{reverse('login')}?next={request.path}"

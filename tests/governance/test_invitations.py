@@ -188,3 +188,26 @@ def client_for_user(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_it_attributes_the_sign_up_to_the_new_person(owner, org, client):
+    from governance.models import AuditEvent
+
+    invitation = InvitationFactory(organisation=org)
+    path = path_of(services.invitation_url(invitation))
+    client.post(path, {"full_name": "New", "password1": PASSWORD, "password2": PASSWORD})
+    user = User.objects.get(email=invitation.email)
+    joined = AuditEvent.objects.get(
+        table="governance_membership", action="insert", organisation=org, after__user_id=user.pk
+    )
+    assert joined.actor_user_id == user.pk
+
+
+def test_it_creates_no_account_when_the_invitation_was_used_meanwhile(owner, org, client):
+    invitation = InvitationFactory(organisation=org)
+    path = path_of(services.invitation_url(invitation))
+    client.get(path)
+    Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now())
+    with pytest.raises(services.InvitationError):
+        services.invitation_sign_up(invitation=invitation, full_name="Late", password=PASSWORD)
+    assert not User.objects.filter(email=invitation.email).exists()

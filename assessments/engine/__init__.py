@@ -1,0 +1,1 @@
+"""The assessment engine: pure Python over plain data, with no Django imports."""

@@ -1,13 +1,13 @@
 # Kakehashi development commands. Everything runs from .venv, which is created and kept in step
 # with requirements*.txt on first use. Without DATABASE_URL / REDIS_URL in the environment, the
 # run, test and lint targets start a private PostgreSQL and Redis under var/ (see
-# scripts/devstack.py); with them set, those servers are used instead.
+# scripts/devstack/); with them set, those servers are used instead.
 
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-DEVSTACK := $(VENV_PYTHON) scripts/devstack.py
+DEVSTACK := $(VENV_PYTHON) -m scripts.devstack
 ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -25,7 +25,7 @@ $(VENV_PYTHON):
 	@$(PYTHON) -m venv $(VENV) || { \
 		echo "'$(PYTHON) -m venv' failed; creating the venv without pip and fetching pip from PyPI"; \
 		rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
-		$(PYTHON) scripts/devstack.py bootstrap-pip $(VENV); }
+		$(PYTHON) -m scripts.devstack bootstrap-pip $(VENV); }
 
 $(INSTALLED): requirements.txt requirements-dev.txt | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install -r requirements-dev.txt

@@ -1,0 +1,1 @@
+"""The regulatory catalogue as files: reading, validating, loading, comparing and exporting."""

@@ -26,6 +26,16 @@ SECTIONS = ("regulations", "provisions", "questions", "rules", "penalties", "obl
 TOP_LEVEL = {"releases", "regulation", "regulations", *SECTIONS} - {"regulations"} | {"regulations"}
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so the schema checks them and names the field."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class CatalogueError(Exception):
     """Everything wrong with a set of catalogue files, one line per problem."""
 
@@ -64,7 +74,7 @@ def read_sources(sources: Iterable[tuple[str, str]]) -> Catalogue:
     entries: list[_Raw] = []
     for name, text in sources:
         try:
-            document = yaml.safe_load(text)
+            document = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}" if mark else ""

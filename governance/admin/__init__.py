@@ -1,0 +1,1 @@
+from . import accounts, catalogue  # noqa: F401  (registers the model admins)

@@ -26,6 +26,14 @@ SECTIONS = ("regulations", "provisions", "questions", "rules", "penalties", "obl
 TOP_LEVEL = {"releases", "regulation", "regulations", *SECTIONS} - {"regulations"} | {"regulations"}
 
 
+NOUNS = {
+    "regulations": "regulation",
+    "provisions": "provision",
+    "penalties": "penalty",
+    "obligations": "obligation",
+}
+
+
 class _Loader(yaml.SafeLoader):
     """Safe YAML that leaves dates as text, so the schema checks them and names the field."""
 
@@ -206,8 +214,7 @@ def _cross_check(s: dict[str, dict[str, dict]], where: dict) -> list[str]:
 
     def refers(kind: str, key: str, field_name: str, target: str, value: str | None) -> None:
         if value and value not in s[target]:
-            noun = target.rstrip("s")
-            problem(kind, key, field_name, f"unknown {noun} {value!r}")
+            problem(kind, key, field_name, f"unknown {NOUNS[target]} {value!r}")
 
     for key, p in s["provisions"].items():
         refers("provisions", key, "regulation", "regulations", p["regulation"])

@@ -9,5 +9,6 @@ admin.site.site_title = "Kakehashi"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("governance.api.urls")),
     path("", include("governance.urls")),
 ]

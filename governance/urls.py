@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .forms import QueuedPasswordResetForm
-from .views import accounts, audit, members, orgs
+from .views import accounts, audit, catalogue, members, orgs
 
 account_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -51,6 +51,15 @@ org_patterns = [
     path("audit/", audit.audit_log, name="audit_log"),
 ]
 
+catalogue_patterns = [
+    path("", catalogue.catalogue_index, name="catalogue_index"),
+    path("regulations/<slug:code>/", catalogue.regulation_detail, name="catalogue_regulation"),
+    path("obligations/", catalogue.obligation_list, name="catalogue_obligations"),
+    path("obligations/<slug:code>/", catalogue.obligation_detail, name="catalogue_obligation"),
+    path("crosswalk/", catalogue.crosswalk, name="catalogue_crosswalk"),
+    path("timeline/", catalogue.timeline, name="catalogue_timeline"),
+]
+
 urlpatterns = [
     path("", orgs.home, name="home"),
     path("accounts/", include(account_patterns)),
@@ -58,4 +67,5 @@ urlpatterns = [
     path("orgs/", orgs.org_list, name="org_list"),
     path("orgs/new/", orgs.org_create, name="org_create"),
     path("o/<uuid:org_code>/", include(org_patterns)),
+    path("catalogue/", include(catalogue_patterns)),
 ]

@@ -109,7 +109,7 @@ class ObligationForm(ConditionFormMixin):
         release = cleaned.get("release")
         for i, rule in enumerate(cleaned.get("applies_from_rules") or []):
             if not isinstance(rule, dict) or set(rule) != {"when", "date"}:
-                self.add_error("applies_from_rules", _("Each entry needs when and date."))
+                self.add_error("applies_from_rules", _('Each entry needs "when" and "date".'))
                 break
             try:
                 if release:
@@ -324,7 +324,9 @@ class CatalogueReleaseAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request,
             "admin/governance/cataloguerelease/draft.html",
-            self._context(request, base, form=form, title=_("New draft from %s") % base.code),
+            self._context(
+                request, base, form=form, title=_("New draft from %(code)s") % {"code": base.code}
+            ),
         )
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -352,7 +354,7 @@ class CatalogueReleaseAdmin(admin.ModelAdmin):
                 release,
                 problems=problems,
                 impact=services.release_impact(release),
-                title=_("Publish %s") % release.code,
+                title=_("Publish %(code)s") % {"code": release.code},
             ),
         )
 

@@ -283,7 +283,10 @@ class PenaltyTier(Bilingual):
     title_ja = models.CharField(_("title (Japanese)"), max_length=300)
     max_eur = models.BigIntegerField(_("maximum fine (EUR)"), default=0)
     max_turnover_percent = models.DecimalField(
-        _("maximum fine (% of worldwide turnover)"), max_digits=5, decimal_places=2, default=0
+        _("maximum fine (percentage of worldwide turnover)"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
     )
     sme_rule = models.CharField(_("SME rule"), max_length=8, choices=SmeRule.choices, blank=True)
 

@@ -1,24 +1,18 @@
 """Curating the catalogue through the Django admin, as a staff curator would."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.catalogue.export import to_yaml
-from governance.catalogue.loader import read_files
-from governance.catalogue.store import snapshot_of, write
+from governance.catalogue.store import snapshot_of
 from governance.models import CatalogueRelease, Obligation
 
-FIXTURE = Path(settings.BASE_DIR) / "tests/fixtures/catalogue"
 ADMIN = "/admin/governance"
 
 
 @pytest.fixture
-def current(db):
-    write(read_files(FIXTURE))
-    return CatalogueRelease.objects.get(code="test-new")
+def current(catalogue):
+    return catalogue
 
 
 @pytest.fixture

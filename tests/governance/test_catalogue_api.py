@@ -1,26 +1,17 @@
 """The read-only catalogue API under /api/v1/catalogue/ (session authentication for now)."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.test import Client
 
-from governance.catalogue.loader import read_files
-from governance.catalogue.store import write
 from governance.models import CatalogueRelease, CrosswalkLink, Obligation
 
 from ..conftest import client_for
 from ..factories import MembershipFactory
+from .conftest import add_obligations
 
 API = "/api/v1/catalogue/"
 LISTS = ["releases/", "regulations/", "obligations/", "crosswalk/"]
 ENDPOINTS = [*LISTS, "obligations/T-EU-ART9/"]
-
-
-@pytest.fixture
-def catalogue(db):
-    write(read_files(Path(settings.BASE_DIR) / "tests/fixtures/catalogue"))
 
 
 def get(client, path: str, **params):
@@ -30,28 +21,6 @@ def get(client, path: str, **params):
 def codes(response) -> list[str]:
     assert response.status_code == 200, response.content
     return [item["code"] for item in response.json()["results"]]
-
-
-def add_obligations(n: int, *, release: str = "test-new") -> None:
-    """n more Japanese obligations, T-JP-X000…, like T-JP-P02."""
-    like = Obligation.objects.get(release__code=release, code="T-JP-P02")
-    Obligation.objects.bulk_create(
-        Obligation(
-            release_id=like.release_id,
-            regulation_id=like.regulation_id,
-            provision_id=like.provision_id,
-            code=f"T-JP-X{i:03}",
-            title_en=f"Extra duty {i}",
-            title_ja=f"追加の義務 {i}",
-            summary_en="More.",
-            summary_ja="追加。",
-            roles=like.roles,
-            applies_from=like.applies_from,
-            legal_force=like.legal_force,
-            source="test",
-        )
-        for i in range(n)
-    )
 
 
 # Access

@@ -2,21 +2,18 @@
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.test import Client
 
-from governance.catalogue.loader import read_files, read_sources
+from governance.catalogue.loader import read_sources
 from governance.catalogue.store import write
 from governance.models import CatalogueRelease, CrosswalkLink, Obligation
 
 from ..conftest import client_for
 from ..factories import MembershipFactory
-
-FIXTURES = Path(settings.BASE_DIR) / "tests/fixtures/catalogue"
+from .conftest import CATALOGUE_FIXTURE, add_obligations
 
 # An international instrument for the crosswalk's third column. It stays in this module rather
 # than in tests/fixtures/catalogue so the shared test catalogue keeps its exact contents.
@@ -63,14 +60,10 @@ crosswalk:
 
 
 @pytest.fixture
-def catalogue(db):
-    write(read_files(FIXTURES))
-
-
-@pytest.fixture
 def catalogue_with_intl(db):
     files = [
-        (f"catalogue/{p.name}", p.read_text(encoding="utf-8")) for p in FIXTURES.glob("*.yaml")
+        (f"catalogue/{p.name}", p.read_text(encoding="utf-8"))
+        for p in CATALOGUE_FIXTURE.glob("*.yaml")
     ]
     write(read_sources([*sorted(files), ("catalogue/intl.yaml", INTL)]))
 
@@ -86,28 +79,6 @@ def japanese_client(member):
 
 def codes(response) -> list[str]:
     return [o.code for o in response.context["page"].object_list]
-
-
-def add_obligations(n: int, *, release: str = "test-new") -> None:
-    """n more Japanese obligations, T-JP-X000…, like T-JP-P02."""
-    like = Obligation.objects.get(release__code=release, code="T-JP-P02")
-    Obligation.objects.bulk_create(
-        Obligation(
-            release_id=like.release_id,
-            regulation_id=like.regulation_id,
-            provision_id=like.provision_id,
-            code=f"T-JP-X{i:03}",
-            title_en=f"Extra duty {i}",
-            title_ja=f"追加の義務 {i}",
-            summary_en="More.",
-            summary_ja="追加。",
-            roles=like.roles,
-            applies_from=like.applies_from,
-            legal_force=like.legal_force,
-            source="test",
-        )
-        for i in range(n)
-    )
 
 
 PAGES = [

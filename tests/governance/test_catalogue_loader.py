@@ -3,7 +3,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from governance.catalogue import services
@@ -13,7 +12,7 @@ from governance.catalogue.loader import CatalogueError, read_files
 from governance.catalogue.store import ReleaseLocked, snapshot_of, write
 from governance.models import AuditEvent, CatalogueRelease, CrosswalkLink, Obligation, Provision
 
-FIXTURE = Path(settings.BASE_DIR) / "tests/fixtures/catalogue"
+from .conftest import CATALOGUE_FIXTURE as FIXTURE
 
 
 @pytest.fixture
@@ -41,9 +40,8 @@ def database_state() -> tuple:
 
 
 @pytest.fixture
-def loaded(db):
-    write(read_files(FIXTURE))
-    return CatalogueRelease.objects.get(code="test-new")
+def loaded(catalogue):
+    return catalogue
 
 
 def test_it_loads_every_release_with_its_own_content(loaded):

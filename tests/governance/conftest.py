@@ -1,0 +1,41 @@
+"""The small test catalogue (tests/fixtures/catalogue): releases test-old and test-new (current)."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from governance.catalogue.loader import read_files
+from governance.catalogue.store import write
+from governance.models import CatalogueRelease, Obligation
+
+CATALOGUE_FIXTURE = Path(settings.BASE_DIR) / "tests/fixtures/catalogue"
+
+
+@pytest.fixture
+def catalogue(db) -> CatalogueRelease:
+    """The test catalogue, loaded; its current release."""
+    write(read_files(CATALOGUE_FIXTURE))
+    return CatalogueRelease.objects.get(code="test-new")
+
+
+def add_obligations(n: int, *, release: str = "test-new") -> None:
+    """n more Japanese obligations, T-JP-X000…, like T-JP-P02."""
+    like = Obligation.objects.get(release__code=release, code="T-JP-P02")
+    Obligation.objects.bulk_create(
+        Obligation(
+            release_id=like.release_id,
+            regulation_id=like.regulation_id,
+            provision_id=like.provision_id,
+            code=f"T-JP-X{i:03}",
+            title_en=f"Extra duty {i}",
+            title_ja=f"追加の義務 {i}",
+            summary_en="More.",
+            summary_ja="追加。",
+            roles=like.roles,
+            applies_from=like.applies_from,
+            legal_force=like.legal_force,
+            source="test",
+        )
+        for i in range(n)
+    )

@@ -46,7 +46,7 @@ class Bilingual(models.Model):
         return self.text("summary")
 
 
-class CatalogueRelease(models.Model):
+class CatalogueRelease(Bilingual):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         PUBLISHED = "published", _("Published")
@@ -88,14 +88,8 @@ class CatalogueRelease(models.Model):
         return self.code
 
     @property
-    def title(self) -> str:
-        language = (get_language() or "en")[:2]
-        return (self.title_ja if language == "ja" else "") or self.title_en
-
-    @property
     def description(self) -> str:
-        language = (get_language() or "en")[:2]
-        return (self.description_ja if language == "ja" else "") or self.description_en
+        return self.text("description")
 
     @property
     def is_draft(self) -> bool:

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from governance.catalogue.loader import read_files
 from governance.catalogue.store import write
-from governance.models import CatalogueRelease, Obligation
+from governance.models import CatalogueRelease, CrosswalkLink, Obligation
 
 CATALOGUE_FIXTURE = Path(settings.BASE_DIR) / "tests/fixtures/catalogue"
 
@@ -38,4 +38,22 @@ def add_obligations(n: int, *, release: str = "test-new") -> None:
             source="test",
         )
         for i in range(n)
+    )
+
+
+def add_links(limit: int | None = None) -> None:
+    """Links from T-EU-ART50 to the extra obligations of add_obligations (at most `limit`)."""
+    art50 = Obligation.objects.get(release__code="test-new", code="T-EU-ART50")
+    targets = Obligation.objects.filter(code__startswith="T-JP-X")
+    CrosswalkLink.objects.bulk_create(
+        CrosswalkLink(
+            release_id=art50.release_id,
+            source=art50,
+            target=target,
+            relationship="subset",
+            rationale_en="More.",
+            rationale_ja="追加。",
+            origin="curated",
+        )
+        for target in (targets[:limit] if limit is not None else targets)
     )

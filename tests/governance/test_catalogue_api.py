@@ -3,11 +3,11 @@
 import pytest
 from django.test import Client
 
-from governance.models import CatalogueRelease, CrosswalkLink, Obligation
+from governance.models import CatalogueRelease
 
 from ..conftest import client_for
 from ..factories import MembershipFactory
-from .conftest import add_obligations
+from .conftest import add_links, add_obligations
 
 API = "/api/v1/catalogue/"
 LISTS = ["releases/", "regulations/", "obligations/", "crosswalk/"]
@@ -276,22 +276,6 @@ def test_it_lists_the_crosswalk(catalogue, member_client):
 # Query counts
 
 
-def _more_links(n: int) -> None:
-    art50 = Obligation.objects.get(release__code="test-new", code="T-EU-ART50")
-    CrosswalkLink.objects.bulk_create(
-        CrosswalkLink(
-            release_id=art50.release_id,
-            source=art50,
-            target=target,
-            relationship="subset",
-            rationale_en="More.",
-            rationale_ja="追加。",
-            origin="curated",
-        )
-        for target in Obligation.objects.filter(code__startswith="T-JP-X")[:n]
-    )
-
-
 @pytest.mark.parametrize("extra", [0, 120])
 @pytest.mark.parametrize(
     ("path", "params", "queries"),
@@ -309,7 +293,7 @@ def test_lists_take_constant_queries(
     catalogue, member_client, extra, path, params, queries, django_assert_num_queries
 ):
     add_obligations(extra)
-    _more_links(extra)
+    add_links(extra)
     with django_assert_num_queries(queries):
         response = get(member_client, path, **params)
     assert response.status_code == 200

@@ -9,11 +9,11 @@ from django.test import Client
 
 from governance.catalogue.loader import read_sources
 from governance.catalogue.store import write
-from governance.models import CatalogueRelease, CrosswalkLink, Obligation
+from governance.models import CatalogueRelease
 
 from ..conftest import client_for
 from ..factories import MembershipFactory
-from .conftest import CATALOGUE_FIXTURE, add_obligations
+from .conftest import CATALOGUE_FIXTURE, add_links, add_obligations
 
 # An international instrument for the crosswalk's third column. It stays in this module rather
 # than in tests/fixtures/catalogue so the shared test catalogue keeps its exact contents.
@@ -404,19 +404,7 @@ def test_it_draws_the_crosswalk_in_constant_queries(
     catalogue, member_client, extra, django_assert_num_queries
 ):
     add_obligations(extra)
-    art50 = Obligation.objects.get(release__code="test-new", code="T-EU-ART50")
-    CrosswalkLink.objects.bulk_create(
-        CrosswalkLink(
-            release_id=art50.release_id,
-            source=art50,
-            target=target,
-            relationship="subset",
-            rationale_en="More.",
-            rationale_ja="追加。",
-            origin="curated",
-        )
-        for target in Obligation.objects.filter(code__startswith="T-JP-X")
-    )
+    add_links()
     # session, user, releases, links with both ends and their regulations, organisation switcher
     with django_assert_num_queries(5):
         response = member_client.get("/catalogue/crosswalk/")

@@ -425,3 +425,36 @@ _COMPARISONS = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
 }
+
+
+# --- Plain data, for the browser ------------------------------------------------------------
+
+
+def as_data(node: Node) -> dict[str, Any]:
+    """The condition as JSON-ready data, so the questionnaire page can show and hide questions
+    with the same logic (static/js/questionnaire.js evaluates it; the server decides anyway)."""
+    match node:
+        case Literal(value):
+            return {"op": "literal", "value": bool(value)}
+        case Answer(key):
+            return {"op": "answer", "key": key}
+        case Label(name):
+            return {"op": "label", "name": name}
+        case Answered(key):
+            return {"op": "answered", "key": key}
+        case Not(operand):
+            return {"op": "not", "operand": as_data(operand)}
+        case All(operands):
+            return {"op": "all", "operands": [as_data(o) for o in operands]}
+        case Any_(operands):
+            return {"op": "any", "operands": [as_data(o) for o in operands]}
+        case Compare(key, op, value):
+            if isinstance(value, dt.date):
+                return {"op": "compare", "key": key, "cmp": op, "value": value.isoformat(),
+                        "date": True}  # fmt: skip
+            return {"op": "compare", "key": key, "cmp": op, "value": value}
+        case In(key, values):
+            return {"op": "in", "key": key, "values": list(values)}
+        case Contains(key, values, any_of):
+            return {"op": "contains", "key": key, "values": list(values), "any": any_of}
+    raise TypeError(f"not a condition node: {node!r}")

@@ -11,17 +11,22 @@ from .catalogue import (
     Question,
     Regulation,
 )
+from .registry import AISystem, AISystemVersion, EuTier, LifecycleStage, Sourcing
 from .tenancy import Invitation, Jurisdiction, Membership, Organisation, Role, TenantQuerySet
 from .users import User
 
 __all__ = [
     "ROLES",
+    "AISystem",
+    "AISystemVersion",
     "AuditEvent",
     "CatalogueRelease",
     "ClassificationRule",
     "CrosswalkLink",
+    "EuTier",
     "Invitation",
     "Jurisdiction",
+    "LifecycleStage",
     "Membership",
     "Milestone",
     "Obligation",
@@ -31,6 +36,7 @@ __all__ = [
     "Question",
     "Regulation",
     "Role",
+    "Sourcing",
     "TenantQuerySet",
     "User",
 ]

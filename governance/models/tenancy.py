@@ -45,6 +45,22 @@ class Organisation(models.Model):
         verbose_name=_("jurisdictions of interest"),
         default=default_jurisdictions,
     )
+    gap_due_days = models.PositiveSmallIntegerField(
+        _("days to close a gap in force"),
+        default=90,
+        help_text=_(
+            "A finding on an obligation that already applies is due this many days after the "
+            "assessment; one that applies later is due on its application date."
+        ),
+    )
+    voluntary_due_dates = models.BooleanField(
+        _("set due dates for voluntary guidance"),
+        default=False,
+        help_text=_(
+            "Guidelines and codes of conduct carry no legal deadline; set this to track them "
+            "with due dates like binding duties."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

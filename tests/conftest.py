@@ -8,6 +8,8 @@ import pytest
 from django.test import Client
 
 from config.celery import app as celery_app
+from governance.catalogue.loader import read_files
+from governance.catalogue.store import write
 from governance.models import Role
 
 from .factories import MembershipFactory, OrganisationFactory
@@ -70,3 +72,17 @@ def member_client(member):
 @pytest.fixture
 def outsider_client(outsider):
     return client_for(outsider)
+
+
+@pytest.fixture(scope="session")
+def _catalogue_files():
+    return read_files()
+
+
+@pytest.fixture
+def real_catalogue(db, _catalogue_files):
+    """The shipped catalogue, loaded; its current release (2026-amended)."""
+    from governance.models import CatalogueRelease
+
+    write(_catalogue_files)
+    return CatalogueRelease.objects.get(is_current=True)

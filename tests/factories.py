@@ -42,3 +42,83 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")
     role = Role.CONTRIBUTOR
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+# --- The AI system registry -----------------------------------------------------------------
+
+# Answers for an EU and Japan high-risk hiring tool that the organisation builds and uses:
+# every question the real catalogue asks for it, answered "no" unless said otherwise.
+HIRING_TOOL_ANSWERS = {
+    "markets": ["EU", "JP"],
+    "eu_roles": ["provider", "deployer"],
+    "jp_roles": ["developer", "business_user"],
+    "is_sme": False,
+    "established_in_eu": True,
+    "deployer_public_status": "neither",
+    "art25_triggers": [],
+    "military_use": False,
+    "research_only": False,
+    "pre_market_research": False,
+    "personal_use_only": False,
+    "open_source_release": False,
+    "manipulative_techniques": False,
+    "exploits_vulnerabilities": False,
+    "generates_ncii": False,
+    "generates_csam": False,
+    "social_scoring": False,
+    "crime_risk_prediction": "no",
+    "untargeted_face_scraping": False,
+    "workplace_emotion_inference": "no",
+    "sensitive_biometric_categorisation": "no",
+    "realtime_rbi_law_enforcement": "no",
+    "annex1_product": False,
+    "annex3_use_cases": ["4a"],
+    "art6_3_narrow_procedural": False,
+    "art6_3_improves_human_result": False,
+    "art6_3_detects_patterns": False,
+    "art6_3_preparatory": False,
+    "profiles_natural_persons": True,
+    "interacts_with_people": True,
+    "generates_synthetic_content": False,
+    "emotion_or_biometric_categorisation": False,
+    "generates_deep_fakes": False,
+    "publishes_public_interest_text": False,
+    "provides_gpai_model": False,
+    "advanced_ai_system": False,
+    "uses_generative_ai": False,
+    "processes_personal_data": True,
+    "special_care_data": False,
+    "shares_personal_data_with_vendor_for_training": False,
+    "transfers_personal_data_abroad": True,
+}
+
+# A chatbot used only in Japan by its business user.
+JAPAN_CHATBOT_ANSWERS = {
+    "markets": ["JP"],
+    "jp_roles": ["business_user"],
+    "is_sme": True,
+    "uses_generative_ai": True,
+    "processes_personal_data": False,
+}
+
+
+def _current_release():
+    from governance.models import CatalogueRelease
+
+    return CatalogueRelease.objects.get(is_current=True)
+
+
+class AISystemFactory(factory.django.DjangoModelFactory):
+    """A registered system on the current release (load a catalogue first)."""
+
+    class Meta:
+        model = "governance.AISystem"
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"System {n}")
+    description = "Screens job applications."
+    release = factory.LazyFunction(_current_release)
+    answers = factory.LazyFunction(lambda: dict(HIRING_TOOL_ANSWERS))
+    markets = factory.LazyAttribute(lambda o: list(o.answers.get("markets", [])))
+    eu_roles = factory.LazyAttribute(lambda o: [f"eu.{r}" for r in o.answers.get("eu_roles", [])])
+    jp_roles = factory.LazyAttribute(lambda o: [f"jp.{r}" for r in o.answers.get("jp_roles", [])])

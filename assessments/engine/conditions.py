@@ -458,3 +458,81 @@ def as_data(node: Node) -> dict[str, Any]:
         case Contains(key, values, any_of):
             return {"op": "contains", "key": key, "values": list(values), "any": any_of}
     raise TypeError(f"not a condition node: {node!r}")
+
+
+# --- Explaining ------------------------------------------------------------------------------
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return f'date("{value.isoformat()}")'
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace('"', '\\"') + '"'
+
+
+def _listed(values: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(_quoted(v) for v in values) + "]"
+
+
+def to_text(node: Node) -> str:
+    """The condition written out on one line; `parse(to_text(node)) == node`."""
+    match node:
+        case Literal(value):
+            return "true" if value else "false"
+        case Answer(key):
+            return key
+        case Label(name):
+            return f"label({_quoted(name)})"
+        case Answered(key):
+            return f"answered({key})"
+        case Not(operand):
+            inner = to_text(operand)
+            return f"not ({inner})" if isinstance(operand, All | Any_) else f"not {inner}"
+        case All(operands):
+            # A nested "and" keeps its brackets so the text parses back to the same tree.
+            return " and ".join(
+                f"({to_text(o)})" if isinstance(o, All | Any_) else to_text(o) for o in operands
+            )
+        case Any_(operands):
+            return " or ".join(
+                f"({to_text(o)})" if isinstance(o, Any_) else to_text(o) for o in operands
+            )
+        case Compare(key, op, value):
+            return f"{key} {op} {_quoted(value)}"
+        case In(key, values):
+            return f"{key} in {_listed(values)}"
+        case Contains(key, values, any_of):
+            if any_of:
+                return f"{key} contains any {_listed(values)}"
+            return f"{key} contains {_quoted(values[0])}"
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+def leaves(node: Node) -> list[Node]:
+    """The simple tests a condition is built from, in reading order, without repeats."""
+    found: list[Node] = []
+
+    def walk(n: Node) -> None:
+        match n:
+            case Not(operand):
+                walk(operand)
+            case All(operands) | Any_(operands):
+                for operand in operands:
+                    walk(operand)
+            case _:
+                if n not in found:
+                    found.append(n)
+
+    walk(node)
+    return found
+
+
+def atoms(
+    node: Node, answers: Mapping[str, Any], labels: Set[str] = frozenset()
+) -> list[tuple[str, bool]]:
+    """Each simple test of the condition with its truth value, so a reviewer sees why it held:
+    [('markets contains "EU"', True), ('annex3_use_cases contains "4a"', False)]."""
+    return [(to_text(leaf), evaluate(leaf, answers, labels)) for leaf in leaves(node)]

@@ -183,7 +183,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.tasks.clear_expired_sessions",
         "schedule": 24 * 60 * 60,
     },
+    "sweep-assessments": {
+        "task": "assessments.tasks.sweep_assessments",
+        "schedule": env.int("ASSESSMENT_SWEEP_EVERY", default=60),
+    },
 }
+
+# Assessment runs: one left `running` longer than this (seconds, beyond the hard time limit,
+# so a live run is never taken for a dead one) is re-queued by the sweep, up to
+# ASSESSMENT_MAX_ATTEMPTS; one still `queued` this long after dispatch is sent again.
+ASSESSMENT_STUCK_AFTER = env.int("ASSESSMENT_STUCK_AFTER", default=CELERY_TASK_TIME_LIMIT + 60)
+ASSESSMENT_RESEND_AFTER = env.int("ASSESSMENT_RESEND_AFTER", default=600)
+ASSESSMENT_MAX_ATTEMPTS = env.int("ASSESSMENT_MAX_ATTEMPTS", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

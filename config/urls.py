@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("governance.api.urls")),
     path("", include("governance.urls")),
+    path("", include("assessments.urls")),
 ]

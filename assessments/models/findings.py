@@ -1,5 +1,7 @@
 """Findings: one applicable obligation for one assessment, and the evidence that meets it."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -25,6 +27,7 @@ GAP_STATUSES = (FindingStatus.OPEN, FindingStatus.PARTIALLY_MET, FindingStatus.N
 
 
 class Finding(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="findings")
     system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="+")
@@ -100,6 +103,7 @@ class Finding(models.Model):
 class Evidence(models.Model):
     """A link to a document that supports a finding. (Files arrive with remediation.)"""
 
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="evidence")
     title = models.CharField(_("title"), max_length=200)

@@ -100,6 +100,7 @@ class Assessment(models.Model):
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)  # last sent to the broker
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     engine_ms = models.FloatField(null=True, blank=True)

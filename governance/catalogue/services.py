@@ -11,7 +11,7 @@ from ..models import CatalogueRelease, User
 from .diff import diff
 from .export import to_yaml
 from .loader import CatalogueError, read_sources
-from .store import snapshot_of, write_content
+from .store import announce_current, snapshot_of, write_content
 
 
 def release_validate(release: CatalogueRelease) -> list[str]:
@@ -27,8 +27,8 @@ def release_validate(release: CatalogueRelease) -> list[str]:
 def release_impact(release: CatalogueRelease, *, base: CatalogueRelease | None = None) -> dict:
     """What publishing `release` changes against `base` (default: the current release).
 
-    Systems are not counted yet: the AI-system registry does not exist, so `systems_affected`
-    is None rather than a made-up number.
+    Systems are counted after publishing, in the worker (assessments.tasks.release_published
+    re-evaluates every system's latest assessment); until then the counts are None.
     """
     base = base or CatalogueRelease.objects.filter(is_current=True).exclude(pk=release.pk).first()
     if base is None:
@@ -78,6 +78,7 @@ def release_publish(*, release: CatalogueRelease, actor: User) -> CatalogueRelea
         release.save(
             update_fields=["impact", "status", "is_current", "published_at", "published_by"]
         )
+        announce_current(release)
     return release
 
 

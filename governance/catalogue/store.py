@@ -350,6 +350,13 @@ def snapshot_of(release: CatalogueRelease) -> dict:
 
 
 @transaction.atomic
+def announce_current(release: CatalogueRelease) -> None:
+    """Once committed, let the assessments app find the assessments the release changes."""
+    from assessments.tasks import release_published  # assessments builds on the catalogue
+
+    transaction.on_commit(lambda: release_published.delay(release.pk))
+
+
 def write(catalogue: Catalogue) -> list[str]:
     """Store every release of the files; published releases must be unchanged. A report."""
     report = []
@@ -391,4 +398,5 @@ def write(catalogue: Catalogue) -> list[str]:
             CatalogueRelease.objects.filter(is_current=True).update(is_current=False)
             CatalogueRelease.objects.filter(code=wanted).update(is_current=True)
             report.append(f"{wanted}: now the current release")
+            announce_current(CatalogueRelease.objects.get(code=wanted))
     return report

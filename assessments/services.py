@@ -1,0 +1,666 @@
+"""Assessment workflows: start, run (in the worker), review, approve.
+
+A run is safe to repeat: it is claimed with a conditional update, and everything it writes —
+findings, carried evidence, suggestions, the summary and the completed status — is one
+transaction of upserts, so a worker killed half-way leaves nothing behind and the next attempt
+writes the same rows once.
+"""
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from governance.models import (
+    AISystem,
+    CatalogueRelease,
+    Membership,
+    Obligation,
+    Organisation,
+    Role,
+    User,
+)
+
+from . import engine
+from .engine import questionnaire
+from .models import (
+    Assessment,
+    AssessmentBatch,
+    AssessmentStatus,
+    Evidence,
+    Finding,
+    FindingStatus,
+    ReviewState,
+)
+from .models.runs import IN_FLIGHT, Source
+from .releases import compiled, current_release
+
+log = logging.getLogger(__name__)
+
+APPROVER_ROLES = (Role.COMPLIANCE_OFFICER, Role.ADMIN)
+# Statuses whose evidence is worth offering to a crosswalked obligation.
+_EVIDENCED = (FindingStatus.MET, FindingStatus.PARTIALLY_MET)
+
+
+class RunError(Exception):
+    """A run that cannot succeed however often it is retried (a readable message)."""
+
+
+# --- Starting --------------------------------------------------------------------------------
+
+
+def _dispatch(assessment_ids: list[int]) -> None:
+    """Send run tasks once the creating transaction has committed."""
+    from .tasks import run_assessment
+
+    def send() -> None:
+        Assessment.objects.filter(pk__in=assessment_ids).update(dispatched_at=timezone.now())
+        for pk in assessment_ids:
+            run_assessment.delay(pk)
+
+    transaction.on_commit(send)
+
+
+def assessment_start(
+    *,
+    system: AISystem,
+    actor: User | None,
+    source: str = Source.WEB,
+    batch: AssessmentBatch | None = None,
+) -> tuple[Assessment, bool]:
+    """Queue an assessment of the system on the current release; (assessment, created).
+
+    A system has at most one run in flight: asking again returns that run.
+    """
+    if system.is_archived:
+        raise ValidationError(_("An archived system is not assessed; restore it first."))
+    release = current_release()
+    if release is None:
+        raise ValidationError(_("No catalogue release is published yet; ask a curator."))
+    in_flight = Assessment.objects.filter(system=system, status__in=IN_FLIGHT).first()
+    if in_flight is not None:
+        return in_flight, False
+    try:
+        with transaction.atomic():
+            assessment = Assessment.objects.create(
+                organisation_id=system.organisation_id,
+                system=system,
+                release=release,
+                batch=batch,
+                source=source,
+                requested_by=actor,
+                answers=system.answers,
+                system_version=system.version,
+            )
+            _dispatch([assessment.pk])
+    except IntegrityError:
+        # Someone else queued one between our check and our insert.
+        return Assessment.objects.get(system=system, status__in=IN_FLIGHT), False
+    return assessment, True
+
+
+def batch_start(
+    *,
+    org: Organisation,
+    actor: User | None,
+    systems: Iterable[AISystem] | None = None,
+    source: str = Source.BATCH,
+) -> AssessmentBatch:
+    """Queue an assessment of every active system (or of `systems`) with a progress row.
+
+    The fan-out itself runs in the worker (`queue_batch`), so the request returns at once.
+    """
+    release = current_release()
+    if release is None:
+        raise ValidationError(_("No catalogue release is published yet; ask a curator."))
+    ids = (
+        [s.pk for s in systems]
+        if systems is not None
+        else list(AISystem.objects.for_org(org).active().values_list("pk", flat=True))
+    )
+    if not ids:
+        raise ValidationError(_("There is no system to assess."))
+    with transaction.atomic():
+        batch = AssessmentBatch.objects.create(
+            organisation=org, source=source, release=release, requested_by=actor, total=len(ids)
+        )
+        from .tasks import queue_batch
+
+        transaction.on_commit(lambda: queue_batch.delay(batch.pk, ids))
+    return batch
+
+
+BATCH_CHUNK = 200
+
+
+def batch_queue(*, batch_id: int, system_ids: list[int]) -> int:
+    """Create the batch's assessments (skipping systems already in flight, which join the
+    batch instead) in chunks, and dispatch them. Idempotent: a repeat queues nothing new."""
+    batch = AssessmentBatch.objects.filter(pk=batch_id).select_related("release").first()
+    if batch is None:
+        return 0
+    created = 0
+    for start in range(0, len(system_ids), BATCH_CHUNK):
+        chunk = system_ids[start : start + BATCH_CHUNK]
+        with transaction.atomic():
+            systems = list(
+                AISystem.objects.for_org(batch.organisation)
+                .active()
+                .filter(pk__in=chunk)
+                .select_for_update(of=("self",))
+            )
+            busy = dict(
+                Assessment.objects.filter(system__in=systems, status__in=IN_FLIGHT).values_list(
+                    "system_id", "pk"
+                )
+            )
+            done = set(
+                Assessment.objects.filter(batch=batch, system__in=systems).values_list(
+                    "system_id", flat=True
+                )
+            )
+            Assessment.objects.filter(pk__in=busy.values(), batch__isnull=True).update(batch=batch)
+            rows = Assessment.objects.bulk_create(
+                Assessment(
+                    organisation_id=batch.organisation_id,
+                    system=system,
+                    release_id=batch.release_id,
+                    batch=batch,
+                    source=batch.source,
+                    requested_by_id=batch.requested_by_id,
+                    answers=system.answers,
+                    system_version=system.version,
+                )
+                for system in systems
+                if system.pk not in busy and system.pk not in done
+            )
+            created += len(rows)
+            _dispatch([row.pk for row in rows])
+    AssessmentBatch.objects.filter(pk=batch.pk, queued_at__isnull=True).update(
+        queued_at=timezone.now()
+    )
+    return created
+
+
+# --- Running (in the worker) -----------------------------------------------------------------
+
+
+def _claim(assessment_id: int) -> bool:
+    return bool(
+        Assessment.objects.filter(pk=assessment_id, status=AssessmentStatus.QUEUED).update(
+            status=AssessmentStatus.RUNNING,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            error="",
+        )
+    )
+
+
+def _today(org: Organisation) -> dt.date:
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(org.time_zone))
+
+
+def due_date(
+    *, org: Organisation, legal_force: str, applies_from: dt.date, today: dt.date
+) -> dt.date | None:
+    """When a gap must be closed: the application date, or the organisation's grace period
+    from today when the obligation already applies. Voluntary guidance has no deadline unless
+    the organisation wants one."""
+    if legal_force == Obligation.LegalForce.VOLUNTARY and not org.voluntary_due_dates:
+        return None
+    if applies_from > today:
+        return applies_from
+    return today + timedelta(days=org.gap_due_days)
+
+
+def _previous(assessment: Assessment) -> Assessment | None:
+    return (
+        Assessment.objects.filter(system_id=assessment.system_id, status=AssessmentStatus.COMPLETED)
+        .exclude(pk=assessment.pk)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def _unanswered(release, answers: dict) -> list[str]:
+    """Questions the release asks that these answers leave open (new questions, say)."""
+    try:
+        questionnaire.validate(release, answers)
+    except questionnaire.AnswersInvalid as exc:
+        return sorted(key for key, (code, _) in exc.errors.items() if code == "required")
+    return []
+
+
+def assessment_run(*, assessment_id: int) -> str:
+    """Evaluate one queued assessment and write its findings. Returns what happened."""
+    if not _claim(assessment_id):
+        return "skipped"
+    started = time.perf_counter()
+    assessment = Assessment.objects.select_related("organisation", "release", "system").get(
+        pk=assessment_id
+    )
+    try:
+        release = compiled(assessment.release)
+        engine_started = time.perf_counter()
+        result = engine.evaluate(release, assessment.answers)
+        engine_ms = (time.perf_counter() - engine_started) * 1000
+    except Exception as exc:  # the catalogue or the answers cannot be evaluated: not transient
+        log.exception("assessment %s could not be evaluated", assessment.code)
+        raise RunError(
+            _("The answers could not be evaluated against release %(release)s: %(error)s")
+            % {"release": assessment.release.code, "error": exc}
+        ) from exc
+    unanswered = _unanswered(release, assessment.answers)
+    previous = _previous(assessment)
+    with transaction.atomic():
+        still_ours = (
+            Assessment.objects.select_for_update()
+            .filter(pk=assessment.pk, status=AssessmentStatus.RUNNING)
+            .exists()
+        )
+        if not still_ours:
+            return "superseded"
+        summary = _write_findings(assessment, result, previous, release)
+        summary["unanswered"] = unanswered
+        now = timezone.now()
+        Assessment.objects.filter(pk=assessment.pk).update(
+            status=AssessmentStatus.COMPLETED,
+            finished_at=now,
+            result=result.to_json(),
+            eu_tier=result.eu_tier,
+            summary=summary,
+            previous=previous,
+            engine_ms=engine_ms,
+            total_ms=(time.perf_counter() - started) * 1000,
+            error="",
+        )
+        AISystem.objects.filter(pk=assessment.system_id).update(
+            eu_tier=result.eu_tier, assessed_at=now
+        )
+    return "completed"
+
+
+def _write_findings(assessment: Assessment, result, previous: Assessment | None, release) -> dict:
+    org = assessment.organisation
+    today = _today(org)
+    applicable = list(result.applicable)
+    codes = [a.code for a in applicable]
+    obligation_ids = dict(
+        Obligation.objects.filter(release_id=assessment.release_id, code__in=codes).values_list(
+            "code", "pk"
+        )
+    )
+    before = {}
+    if previous is not None:
+        before = {
+            f.obligation_code: f
+            for f in Finding.objects.filter(assessment=previous, obligation_code__in=codes)
+        }
+    rows = []
+    carried: dict[str, Finding] = {}
+    for item in applicable:
+        old = before.get(item.code)
+        due = due_date(
+            org=org, legal_force=item.legal_force, applies_from=item.applies_from, today=today
+        )
+        finding = Finding(
+            organisation=org,
+            assessment=assessment,
+            system_id=assessment.system_id,
+            obligation_id=obligation_ids[item.code],
+            obligation_code=item.code,
+            obligation_digest=item.digest,
+            regulation_code=item.regulation,
+            jurisdiction=item.jurisdiction,
+            legal_force=item.legal_force,
+            roles=list(item.roles),
+            applies_from=item.applies_from,
+            route=item.route,
+            due_date=due,
+        )
+        if old is not None and old.applies_from == item.applies_from:
+            finding.due_date = old.due_date  # re-assessing never restarts the clock
+        if old is not None and old.obligation_digest == item.digest:
+            finding.status = old.status
+            finding.justification = old.justification
+            finding.risk_approved_by_id = old.risk_approved_by_id
+            finding.notes = old.notes
+            finding.carried_from = old
+            carried[item.code] = old
+        rows.append(finding)
+    Finding.objects.filter(assessment=assessment).exclude(obligation_code__in=codes).delete()
+    Finding.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["assessment", "obligation_code"],
+        update_fields=[
+            "obligation", "obligation_digest", "regulation_code", "jurisdiction", "legal_force",
+            "roles", "applies_from", "route", "due_date", "status", "justification",
+            "risk_approved_by", "notes", "carried_from",
+        ],
+    )  # fmt: skip
+    findings = {
+        f.obligation_code: f for f in Finding.objects.filter(assessment=assessment).only("pk")
+    }
+    if carried:
+        Evidence.objects.bulk_create(
+            [
+                Evidence(
+                    organisation=org,
+                    finding_id=findings[code].pk,
+                    title=evidence.title,
+                    url=evidence.url,
+                    carried_from=evidence,
+                    added_by_id=evidence.added_by_id,
+                )
+                for evidence in Evidence.objects.filter(
+                    finding__in=[old.pk for old in carried.values()]
+                ).select_related("finding")
+                for code in [evidence.finding.obligation_code]
+            ],
+            ignore_conflicts=True,
+        )
+    suggested = _suggest_evidence(assessment, release)
+    by_jurisdiction: dict[str, int] = {}
+    for item in applicable:
+        by_jurisdiction[item.jurisdiction] = by_jurisdiction.get(item.jurisdiction, 0) + 1
+    return {
+        "applicable": len(applicable),
+        "not_applicable": len(result.not_applicable),
+        "by_jurisdiction": by_jurisdiction,
+        "binding": sum(1 for a in applicable if a.legal_force == "binding"),
+        "carried_forward": len(carried),
+        "suggested": suggested,
+    }
+
+
+def _suggest_evidence(assessment: Assessment, release) -> int:
+    """Offer each finding the evidence of its crosswalked findings in the same assessment.
+
+    Returns how many findings received a suggestion."""
+    findings = list(
+        Finding.objects.filter(assessment=assessment).prefetch_related("evidence").order_by("id")
+    )
+    by_code = {f.obligation_code: f for f in findings}
+    changed = []
+    for finding in findings:
+        offers = []
+        for link in release.links.get(finding.obligation_code, ()):
+            peer = by_code.get(link.other)
+            if peer is None:
+                continue
+            evidence = [{"title": e.title, "url": e.url} for e in peer.evidence.all()]
+            if not evidence and peer.status not in _EVIDENCED:
+                continue
+            offers.append(
+                {
+                    "code": peer.obligation_code,
+                    "finding": str(peer.code),
+                    "relationship": link.relationship,
+                    "status": peer.status,
+                    "evidence": evidence,
+                }
+            )
+        if offers != finding.suggestions:
+            finding.suggestions = offers
+            changed.append(finding)
+    Finding.objects.bulk_update(changed, ["suggestions"])
+    return sum(1 for f in findings if f.suggestions)
+
+
+def assessment_fail(*, assessment_id: int, error: str) -> None:
+    Assessment.objects.filter(pk=assessment_id, status__in=IN_FLIGHT).update(
+        status=AssessmentStatus.FAILED, finished_at=timezone.now(), error=error[:2000]
+    )
+
+
+def assessment_requeue(*, assessment_id: int) -> bool:
+    """Put a run that failed for a transient reason back in the queue (the task retries)."""
+    return bool(
+        Assessment.objects.filter(pk=assessment_id, status=AssessmentStatus.RUNNING).update(
+            status=AssessmentStatus.QUEUED
+        )
+    )
+
+
+def sweep_stuck(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Re-queue runs a dead worker left in `running`, re-send runs whose message was lost,
+    and give up on runs that keep dying."""
+    now = now or timezone.now()
+    stuck_before = now - timedelta(seconds=settings.ASSESSMENT_STUCK_AFTER)
+    resend_before = now - timedelta(seconds=settings.ASSESSMENT_RESEND_AFTER)
+    stuck = Assessment.objects.filter(status=AssessmentStatus.RUNNING, started_at__lt=stuck_before)
+    failed = stuck.filter(attempts__gte=settings.ASSESSMENT_MAX_ATTEMPTS).update(
+        status=AssessmentStatus.FAILED,
+        finished_at=now,
+        error=_("The run stopped %(n)s times before finishing; it was given up.")
+        % {"n": settings.ASSESSMENT_MAX_ATTEMPTS},
+    )
+    requeued = list(
+        stuck.filter(attempts__lt=settings.ASSESSMENT_MAX_ATTEMPTS).values_list("pk", flat=True)
+    )
+    Assessment.objects.filter(pk__in=requeued, status=AssessmentStatus.RUNNING).update(
+        status=AssessmentStatus.QUEUED
+    )
+    lost = list(
+        Assessment.objects.filter(status=AssessmentStatus.QUEUED)
+        .filter(Q(dispatched_at__lt=resend_before) | Q(dispatched_at__isnull=True))
+        .filter(created_at__lt=resend_before)
+        .exclude(pk__in=requeued)
+        .values_list("pk", flat=True)[:1000]
+    )
+    with transaction.atomic():
+        _dispatch(requeued + lost)
+    return {"requeued": len(requeued), "resent": len(lost), "failed": failed}
+
+
+# --- Catalogue releases ------------------------------------------------------------------------
+
+
+def _fingerprint(result) -> tuple:
+    return (
+        result.eu_tier,
+        frozenset((a.code, a.digest, a.applies_from) for a in result.applicable),
+        frozenset((label.label, label.detail) for label in result.labels),
+    )
+
+
+def mark_stale_after_release(*, release: CatalogueRelease) -> int:
+    """After `release` is published: mark each system's latest completed assessment stale when
+    the new release would change its outcome. Returns the number of systems affected."""
+    new = compiled(release)
+    latest_ids = (
+        Assessment.objects.filter(status=AssessmentStatus.COMPLETED)
+        .order_by("system_id", "-finished_at", "-id")
+        .distinct("system_id")
+        .values_list("pk", flat=True)
+    )
+    affected: list[int] = []
+    organisations: set[int] = set()
+    rows = (
+        Assessment.objects.filter(pk__in=list(latest_ids))
+        .exclude(release=release)
+        .select_related("release")
+        .iterator(chunk_size=500)
+    )
+    for assessment in rows:
+        old = engine.evaluate(compiled(assessment.release), assessment.answers)
+        if _fingerprint(old) != _fingerprint(engine.evaluate(new, assessment.answers)):
+            affected.append(assessment.pk)
+            organisations.add(assessment.organisation_id)
+    with transaction.atomic():
+        for start in range(0, len(affected), 1000):
+            Assessment.objects.filter(pk__in=affected[start : start + 1000]).update(
+                stale_since=release
+            )
+        impact = dict(release.impact or {})
+        impact["systems_affected"] = len(affected)
+        impact["organisations_affected"] = len(organisations)
+        CatalogueRelease.objects.filter(pk=release.pk).update(impact=impact)
+    return len(affected)
+
+
+def stale_systems(org: Organisation) -> list[AISystem]:
+    """Active systems whose latest assessment a later release would change."""
+    latest = (
+        Assessment.objects.for_org(org)
+        .filter(status=AssessmentStatus.COMPLETED)
+        .order_by("system_id", "-finished_at", "-id")
+        .distinct("system_id")
+        .values("pk")
+    )
+    return list(
+        AISystem.objects.for_org(org)
+        .active()
+        .filter(
+            assessments__pk__in=latest,
+            assessments__stale_since__isnull=False,
+        )
+        .distinct()
+    )
+
+
+# --- Review ------------------------------------------------------------------------------------
+
+
+def _editable(assessment: Assessment) -> None:
+    if assessment.status != AssessmentStatus.COMPLETED:
+        raise ValidationError(_("The assessment has not completed yet."))
+    if assessment.review_state == ReviewState.APPROVED:
+        raise ValidationError(_("This assessment is approved and can no longer change."))
+    if assessment.review_state == ReviewState.SUBMITTED:
+        raise ValidationError(
+            _("This assessment is awaiting approval; return it to review to change it.")
+        )
+
+
+def finding_update(
+    *,
+    finding: Finding,
+    actor: Membership,
+    status: str,
+    notes: str = "",
+    justification: str = "",
+    risk_approver: User | None = None,
+) -> Finding:
+    """Set a finding's status. Not applicable needs a justification; risk accepted needs a
+    justification and an approver who is a compliance officer or admin of the organisation."""
+    if status not in FindingStatus.values:
+        raise ValidationError({"status": _("Choose a valid status.")})
+    justification = (justification or "").strip()
+    errors = {}
+    if status in (FindingStatus.NOT_APPLICABLE, FindingStatus.RISK_ACCEPTED) and not justification:
+        errors["justification"] = _("Explain why; an auditor will ask.")
+    approver_id = None
+    if status == FindingStatus.RISK_ACCEPTED:
+        approver = risk_approver or actor.user
+        is_approver = (
+            Membership.objects.for_org(actor.organisation)
+            .filter(user=approver, role__in=APPROVER_ROLES)
+            .exists()
+        )
+        if not is_approver:
+            errors["risk_approver"] = _(
+                "A compliance officer or admin of the organisation must accept the risk."
+            )
+        approver_id = approver.pk
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().select_related("assessment").get(pk=finding.pk)
+        _editable(locked.assessment)
+        locked.status = status
+        locked.notes = notes.strip()
+        locked.justification = justification
+        locked.risk_approved_by_id = approver_id
+        locked.updated_by = actor.user
+        locked.updated_at = timezone.now()
+        locked.save(
+            update_fields=[
+                "status", "notes", "justification", "risk_approved_by", "updated_by",
+                "updated_at",
+            ]
+        )  # fmt: skip
+    return locked
+
+
+def evidence_add(*, finding: Finding, actor: Membership, title: str, url: str) -> Evidence:
+    evidence = Evidence(
+        organisation=finding.organisation,
+        finding=finding,
+        title=title.strip(),
+        url=url.strip(),
+        added_by=actor.user,
+    )
+    evidence.full_clean(exclude=["finding", "organisation"])
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().select_related("assessment").get(pk=finding.pk)
+        _editable(locked.assessment)
+        if Evidence.objects.filter(finding=finding, url=evidence.url).exists():
+            raise ValidationError({"url": _("This link is already attached.")})
+        evidence.save()
+    return evidence
+
+
+def evidence_remove(*, evidence: Evidence, actor: Membership) -> None:
+    with transaction.atomic():
+        finding = (
+            Finding.objects.select_for_update()
+            .select_related("assessment")
+            .get(pk=evidence.finding_id)
+        )
+        _editable(finding.assessment)
+        evidence.delete()
+
+
+def assessment_submit(*, assessment: Assessment, actor: Membership) -> Assessment:
+    """The preparer hands the reviewed assessment over for approval."""
+    with transaction.atomic():
+        locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        _editable(locked)
+        locked.review_state = ReviewState.SUBMITTED
+        locked.prepared_by = actor.user
+        locked.prepared_at = timezone.now()
+        locked.save(update_fields=["review_state", "prepared_by", "prepared_at"])
+    return locked
+
+
+def assessment_approve(*, assessment: Assessment, actor: Membership) -> Assessment:
+    """Four eyes: a compliance officer (or admin) other than the preparer approves."""
+    if actor.role not in APPROVER_ROLES:
+        raise ValidationError(_("Only a compliance officer or an admin can approve."))
+    with transaction.atomic():
+        locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        if locked.review_state != ReviewState.SUBMITTED:
+            raise ValidationError(_("Only an assessment awaiting approval can be approved."))
+        if locked.prepared_by_id == actor.user_id:
+            raise ValidationError(_("Someone other than the preparer must approve."))
+        locked.review_state = ReviewState.APPROVED
+        locked.approved_by = actor.user
+        locked.approved_at = timezone.now()
+        locked.save(update_fields=["review_state", "approved_by", "approved_at"])
+    return locked
+
+
+def assessment_return(*, assessment: Assessment, actor: Membership) -> Assessment:
+    """Send a submitted assessment back to review (by its preparer or an approver)."""
+    with transaction.atomic():
+        locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        if locked.review_state != ReviewState.SUBMITTED:
+            raise ValidationError(_("Only an assessment awaiting approval can be returned."))
+        if actor.role not in APPROVER_ROLES and locked.prepared_by_id != actor.user_id:
+            raise ValidationError(_("Only the preparer or an approver can return it."))
+        locked.review_state = ReviewState.DRAFT
+        locked.prepared_by = None
+        locked.prepared_at = None
+        locked.save(update_fields=["review_state", "prepared_by", "prepared_at"])
+    return locked

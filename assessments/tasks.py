@@ -1,0 +1,74 @@
+"""Assessment work in the worker. Tasks take ids, claim their row, and are safe to repeat."""
+
+import contextlib
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils.translation import gettext as _
+
+from governance.audit import audit_context
+from governance.models import CatalogueRelease
+
+from . import services
+from .models import Assessment
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(bind=True, max_retries=3)
+def run_assessment(self, assessment_id: int) -> str:
+    """Claim, evaluate and complete one assessment; a transient database error retries with
+    backoff, anything else (or the last retry) fails it with a readable error."""
+    requested_by = (
+        Assessment.objects.filter(pk=assessment_id)
+        .values_list("requested_by_id", flat=True)
+        .first()
+    )
+    try:
+        with audit_context(user_id=requested_by, source="task:run_assessment"):
+            return services.assessment_run(assessment_id=assessment_id)
+    except services.RunError as exc:
+        services.assessment_fail(assessment_id=assessment_id, error=str(exc))
+        return "failed"
+    except TRANSIENT as exc:
+        log.warning("assessment %s: transient error, attempt %s: %s", assessment_id,
+                    self.request.retries + 1, exc)  # fmt: skip
+        if self.request.retries >= self.max_retries:
+            try:
+                services.assessment_fail(
+                    assessment_id=assessment_id,
+                    error=_("The database was unavailable; the run was given up after %(n)s tries.")
+                    % {"n": self.max_retries + 1},
+                )
+            except DatabaseError:
+                log.exception("assessment %s: could not record the failure", assessment_id)
+            return "failed"
+        with contextlib.suppress(DatabaseError):  # if not now, the sweep re-queues it
+            services.assessment_requeue(assessment_id=assessment_id)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+@shared_task
+def queue_batch(batch_id: int, system_ids: list[int]) -> int:
+    with audit_context(source="task:queue_batch"):
+        return services.batch_queue(batch_id=batch_id, system_ids=system_ids)
+
+
+@shared_task
+def sweep_assessments() -> dict[str, int]:
+    """Beat: recover runs left behind by dead workers or lost messages."""
+    with audit_context(source="task:sweep_assessments"):
+        return services.sweep_stuck()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def release_published(release_id: int) -> int:
+    """Mark the assessments a newly published release would change as stale."""
+    release = CatalogueRelease.objects.filter(pk=release_id).first()
+    if release is None:
+        return 0
+    with audit_context(source="task:release_published"):
+        return services.mark_stale_after_release(release=release)

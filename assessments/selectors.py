@@ -17,7 +17,14 @@ from governance.models import (
     Role,
 )
 
-from .models import Assessment, AssessmentBatch, AssessmentStatus, Finding, FindingStatus
+from .models import (
+    Assessment,
+    AssessmentBatch,
+    AssessmentStatus,
+    Evidence,
+    Finding,
+    FindingStatus,
+)
 from .models.findings import GAP_STATUSES
 from .releases import compiled
 
@@ -234,6 +241,14 @@ def findings_by_regulation(
             )
         group.findings.append(finding)
     return sorted(groups.values(), key=lambda g: (order.get(g.jurisdiction, 9), g.code))
+
+
+def finding_evidence(finding: Finding) -> QuerySet[Evidence]:
+    return (
+        Evidence.objects.for_org(finding.organisation_id)
+        .filter(finding=finding)
+        .select_related("added_by")
+    )
 
 
 def approvers(org: Organisation) -> QuerySet[Membership]:

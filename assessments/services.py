@@ -188,6 +188,10 @@ def batch_queue(*, batch_id: int, system_ids: list[int]) -> int:
     AssessmentBatch.objects.filter(pk=batch.pk, queued_at__isnull=True).update(
         queued_at=timezone.now()
     )
+    # Progress counts the batch's assessments: a system archived since the batch was asked for,
+    # or already running in another batch, has none here and must not be waited for.
+    tracked = Assessment.objects.filter(batch=batch).count()
+    AssessmentBatch.objects.filter(pk=batch.pk).exclude(total=tracked).update(total=tracked)
     return created
 
 
@@ -327,8 +331,10 @@ def _write_findings(assessment: Assessment, result, previous: Assessment | None,
             route=item.route,
             due_date=due,
         )
-        if old is not None and old.applies_from == item.applies_from:
-            finding.due_date = old.due_date  # re-assessing never restarts the clock
+        if old is not None and old.applies_from == item.applies_from and old.due_date and due:
+            # Re-assessing never restarts the clock; but a finding that had no deadline
+            # (voluntary, or the policy then) takes the one the policy gives it now.
+            finding.due_date = old.due_date
         if old is not None and old.obligation_digest == item.digest:
             finding.status = old.status
             finding.justification = old.justification

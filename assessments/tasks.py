@@ -49,6 +49,15 @@ def run_assessment(self, assessment_id: int) -> str:
         with contextlib.suppress(DatabaseError):  # if not now, the sweep re-queues it
             services.assessment_requeue(assessment_id=assessment_id)
         raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+    except Exception as exc:
+        # A bug or data the run cannot write: retrying will not help, and leaving the run in
+        # `running` would only have the sweep retry it blindly and fail it without a reason.
+        log.exception("assessment %s failed", assessment_id)
+        services.assessment_fail(
+            assessment_id=assessment_id,
+            error=_("The run failed unexpectedly: %(error)s") % {"error": exc},
+        )
+        return "failed"
 
 
 @shared_task

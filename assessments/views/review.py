@@ -13,7 +13,6 @@ from governance.access import get_membership_for_user, require_editor
 from .. import selectors, services
 from ..access import get_assessment_for_member, get_evidence_for_member, get_finding_for_member
 from ..forms import EvidenceForm, FindingReviewForm
-from ..models import Evidence
 from ..releases import compiled
 
 
@@ -25,9 +24,7 @@ def _finding_page(request, membership, finding, form, evidence_form, status=200)
         "finding": finding,
         "assessment": finding.assessment,
         "obligation": finding.obligation,
-        "evidence": Evidence.objects.for_org(membership.organisation)
-        .filter(finding=finding)
-        .select_related("added_by"),
+        "evidence": selectors.finding_evidence(finding),
         "links": links,
         "form": form,
         "evidence_form": evidence_form,

@@ -243,6 +243,14 @@ def findings_by_regulation(
     return sorted(groups.values(), key=lambda g: (order.get(g.jurisdiction, 9), g.code))
 
 
+def findings_for_api(assessment: Assessment) -> QuerySet[Finding]:
+    return (
+        Finding.objects.filter(assessment=assessment)
+        .select_related("obligation")
+        .order_by("jurisdiction", "regulation_code", "obligation_code")
+    )
+
+
 def finding_evidence(finding: Finding) -> QuerySet[Evidence]:
     return (
         Evidence.objects.for_org(finding.organisation_id)

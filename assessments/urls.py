@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from . import api
 from .views import reports, review, runs
 
 app_patterns = [
@@ -49,4 +50,21 @@ app_patterns = [
     path("evidence/<uuid:evidence_code>/remove/", review.evidence_remove, name="evidence_remove"),
 ]
 
-urlpatterns = [path("o/<uuid:org_code>/", include(app_patterns))]
+api_patterns = [
+    path(
+        "systems/<uuid:system_code>/assessments/",
+        api.assessment_create,
+        name="api_assessment_create",
+    ),
+    path("assessments/<uuid:assessment_code>/", api.assessment_detail, name="api_assessment"),
+    path(
+        "assessments/<uuid:assessment_code>/findings/",
+        api.finding_list,
+        name="api_assessment_findings",
+    ),
+]
+
+urlpatterns = [
+    path("o/<uuid:org_code>/", include(app_patterns)),
+    path("api/v1/orgs/<uuid:org_code>/", include(api_patterns)),
+]

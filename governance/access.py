@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from .models import Invitation, Membership, Organisation, Role
+from .models import AISystem, Invitation, Membership, Organisation, Role
 
 
 def _as_uuid(code: object) -> uuid.UUID:
@@ -70,6 +70,20 @@ def get_invitation_for_member(membership: Membership, code: object) -> Invitatio
         return Invitation.objects.for_org(membership.organisation).get(code=_as_uuid(code))
     except Invitation.DoesNotExist as exc:
         raise Http404 from exc
+
+
+def get_system_for_member(membership: Membership, code: object) -> AISystem:
+    """An AI system of the caller's organisation, archived or not."""
+    try:
+        system = (
+            AISystem.objects.for_org(membership.organisation)
+            .select_related("owner", "release")
+            .get(code=_as_uuid(code))
+        )
+    except AISystem.DoesNotExist as exc:
+        raise Http404 from exc
+    system.organisation = membership.organisation  # the same row, already loaded
+    return system
 
 
 def organisations_for_user(user) -> list[Organisation]:

@@ -3,6 +3,7 @@ import zoneinfo
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +24,22 @@ class OrganisationForm(forms.ModelForm):
 
     class Meta:
         model = Organisation
-        fields = ["name", "time_zone", "default_language", "jurisdictions"]
+        fields = [
+            "name", "time_zone", "default_language", "jurisdictions", "gap_due_days",
+            "voluntary_due_dates",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, the due-date policy keeps its current value (90 days for a new one).
+        self.fields["gap_due_days"].required = False
+        self.fields["gap_due_days"].validators += [MinValueValidator(1), MaxValueValidator(3650)]
+
+    def clean_gap_due_days(self) -> int:
+        value = self.cleaned_data.get("gap_due_days")
+        if value is None:
+            return self.instance.gap_due_days
+        return value
 
 
 class InvitationForm(forms.Form):

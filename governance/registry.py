@@ -62,6 +62,17 @@ def _check_owner(org: Organisation, owner: User | None) -> None:
         raise ValidationError({"owner": _("The owner must be a member of the organisation.")})
 
 
+def _check_name(org: Organisation, name: str, *, exclude_pk: int | None = None) -> None:
+    # The database constraint would only say "constraint violated"; name the field instead.
+    clash = AISystem.objects.for_org(org).active().filter(name__iexact=name)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError(
+            {"name": _("Another active system is called “%(name)s”.") % {"name": name}}
+        )
+
+
 def _version_data(system: AISystem) -> dict[str, Any]:
     data = {name: getattr(system, name) for name in FIELDS if name != "owner"}
     data["owner"] = system.owner.email if system.owner_id else None
@@ -87,6 +98,7 @@ def system_create(
     release, cleaned = clean_answers(answers)
     _check_owner(org, fields.get("owner"))
     system = AISystem(organisation=org, created_by=actor, **fields)
+    _check_name(org, system.name)
     _set_answers(system, release, cleaned)
     system.full_clean(exclude=["answers"])
     with transaction.atomic():
@@ -133,6 +145,8 @@ def system_update(
                 changed.append("release")
         if not changed:
             return locked
+        if "name" in changed:
+            _check_name(locked.organisation, locked.name, exclude_pk=locked.pk)
         locked.full_clean(exclude=["answers"])
         locked.version += 1
         locked.save()

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .forms import QueuedPasswordResetForm
-from .views import accounts, audit, catalogue, members, orgs
+from .views import accounts, audit, catalogue, members, orgs, systems
 
 account_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -49,6 +49,14 @@ org_patterns = [
         name="invitation_revoke",
     ),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("systems/", systems.system_list, name="system_list"),
+    path("systems/new/", systems.system_create, name="system_create"),
+    path("systems/export/", systems.system_export, name="system_export"),
+    path("systems/<uuid:system_code>/", systems.system_detail, name="system_detail"),
+    path("systems/<uuid:system_code>/edit/", systems.system_edit, name="system_edit"),
+    path("systems/<uuid:system_code>/history/", systems.system_history, name="system_history"),
+    path("systems/<uuid:system_code>/archive/", systems.system_archive, name="system_archive"),
+    path("systems/<uuid:system_code>/restore/", systems.system_restore, name="system_restore"),
 ]
 
 catalogue_patterns = [

@@ -122,3 +122,60 @@ class AISystemFactory(factory.django.DjangoModelFactory):
     markets = factory.LazyAttribute(lambda o: list(o.answers.get("markets", [])))
     eu_roles = factory.LazyAttribute(lambda o: [f"eu.{r}" for r in o.answers.get("eu_roles", [])])
     jp_roles = factory.LazyAttribute(lambda o: [f"jp.{r}" for r in o.answers.get("jp_roles", [])])
+
+
+class AssessmentFactory(factory.django.DjangoModelFactory):
+    """A completed assessment row (no findings; run the service for real ones)."""
+
+    class Meta:
+        model = "assessments.Assessment"
+
+    system = factory.SubFactory(AISystemFactory)
+    organisation = factory.SelfAttribute("system.organisation")
+    release = factory.SelfAttribute("system.release")
+    status = "completed"
+    source = "web"
+    answers = factory.SelfAttribute("system.answers")
+    system_version = 1
+
+
+def _obligation(release, code: str):
+    from governance.models import Obligation
+
+    return Obligation.objects.get(release=release, code=code)
+
+
+class FindingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.Finding"
+
+    assessment = factory.SubFactory(AssessmentFactory)
+    organisation = factory.SelfAttribute("assessment.organisation")
+    system = factory.SelfAttribute("assessment.system")
+    obligation = factory.LazyAttribute(lambda o: _obligation(o.assessment.release, "EU-AIA-ART9"))
+    obligation_code = factory.SelfAttribute("obligation.code")
+    obligation_digest = "0" * 16
+    regulation_code = "EU-AIA"
+    jurisdiction = "EU"
+    legal_force = "binding"
+    roles = factory.LazyFunction(lambda: ["eu.provider"])
+    applies_from = factory.SelfAttribute("obligation.applies_from")
+
+
+class EvidenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.Evidence"
+
+    finding = factory.SubFactory(FindingFactory)
+    organisation = factory.SelfAttribute("finding.organisation")
+    title = "Risk register"
+    url = factory.Sequence(lambda n: f"https://docs.example.com/risk-register-{n}")
+
+
+class AssessmentBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.AssessmentBatch"
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    release = factory.LazyFunction(_current_release)
+    total = 1

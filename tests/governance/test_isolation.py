@@ -12,7 +12,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from governance.models import AuditEvent, Invitation, Membership
 
 from ..conftest import client_for
-from ..factories import InvitationFactory, MembershipFactory
+from ..factories import (
+    AISystemFactory,
+    AssessmentBatchFactory,
+    EvidenceFactory,
+    InvitationFactory,
+    MembershipFactory,
+)
+
+
+@pytest.fixture(autouse=True)
+def _catalogue(real_catalogue):
+    """Systems (and their pages) need a catalogue release."""
 
 
 def org_routes() -> list[tuple[str, str]]:
@@ -39,10 +50,16 @@ OBJECT_ROUTES = [
 
 def object_codes(org) -> dict[str, str]:
     """One object of each kind inside `org`, by URL keyword."""
+    evidence = EvidenceFactory(finding__assessment__system__organisation=org)
     return {
         "org_code": str(org.code),
         "member_code": str(MembershipFactory(organisation=org).code),
         "invitation_code": str(InvitationFactory(organisation=org).code),
+        "system_code": str(AISystemFactory(organisation=org).code),
+        "assessment_code": str(evidence.finding.assessment.code),
+        "finding_code": str(evidence.finding.code),
+        "evidence_code": str(evidence.code),
+        "batch_code": str(AssessmentBatchFactory(organisation=org).code),
     }
 
 
@@ -84,13 +101,24 @@ def test_it_does_not_reach_another_organisations_objects_through_ones_own(
 ):
     """The owner's own organisation code with the outsider organisation's object codes."""
     codes = object_codes(other_org) | {"org_code": str(org.code)}
-    response = owner_client.post(fill(route, codes), {"role": "viewer"})
-    assert response.status_code == 404
+    url = fill(route, codes)
+    # Each page answers the methods it takes with 404; the others are refused before any lookup.
+    statuses = {
+        owner_client.get(url).status_code,
+        owner_client.post(url, {"role": "viewer"}).status_code,
+    }
+    assert 404 in statuses
+    assert statuses <= {404, 405}
 
 
 @pytest.mark.parametrize(("name", "route"), ROUTES, ids=[n for n, _ in ROUTES])
 def test_it_sends_anonymous_visitors_to_log_in(name, route, client, org):
     response = client.get(fill(route, object_codes(org)))
+    if route.startswith("api/"):
+        # The API does not redirect: it refuses with a JSON error.
+        assert response.status_code in (401, 403)
+        assert "detail" in response.json()
+        return
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
 

@@ -141,3 +141,28 @@ def test_it_shows_a_chooser_to_someone_with_no_organisation(client, db):
     page = client.get("/")
     assert page.status_code == 200
     assert b"not a member of any organisation" in page.content
+
+
+def test_it_saves_the_due_date_policy(owner_client, org):
+    response = owner_client.post(
+        f"/o/{org.code}/settings/",
+        {
+            "name": org.name,
+            "time_zone": org.time_zone,
+            "default_language": "en",
+            "jurisdictions": ["EU", "JP"],
+            "gap_due_days": "30",
+            "voluntary_due_dates": "on",
+        },
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert (org.gap_due_days, org.voluntary_due_dates) == (30, True)
+    response = owner_client.post(
+        f"/o/{org.code}/settings/",
+        {"name": org.name, "time_zone": org.time_zone, "default_language": "en",
+         "jurisdictions": ["EU"], "gap_due_days": "0"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    org.refresh_from_db()
+    assert org.gap_due_days == 30

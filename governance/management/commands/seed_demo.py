@@ -4,12 +4,79 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from assessments.releases import current_release
+from assessments.services import assessment_start
 from governance import services
 from governance.audit import audit_context
-from governance.models import Membership, Organisation, Role, User
+from governance.models import AISystem, Membership, Organisation, Role, User
+from governance.registry import system_create
 
 DEMO_EMAIL = "demo@kakehashi.example"
 DEMO_ORG = "Demo Organisation"
+OFFICER_EMAIL = "officer@kakehashi.example"
+
+# Two systems to explore: an EU and Japan hiring screener the organisation builds and uses
+# (high-risk under Annex III 4(a), with Japanese duties), and a Japan-only generative chatbot.
+_NO = dict.fromkeys(
+    [
+        "military_use", "research_only", "pre_market_research", "personal_use_only",
+        "open_source_release", "manipulative_techniques", "exploits_vulnerabilities",
+        "generates_ncii", "generates_csam", "social_scoring", "untargeted_face_scraping",
+        "annex1_product", "art6_3_narrow_procedural", "art6_3_improves_human_result",
+        "art6_3_detects_patterns", "art6_3_preparatory", "generates_synthetic_content",
+        "emotion_or_biometric_categorisation", "generates_deep_fakes",
+        "publishes_public_interest_text", "provides_gpai_model", "advanced_ai_system",
+        "uses_generative_ai", "special_care_data", "is_sme",
+        "shares_personal_data_with_vendor_for_training",
+    ],
+    False,
+)  # fmt: skip
+DEMO_SYSTEMS = [
+    {
+        "name": "Hiring screener",
+        "description": "Ranks job applications for recruiters in Berlin and Osaka.",
+        "business_unit": "People",
+        "lifecycle_stage": "production",
+        "sourcing": "hybrid",
+        "vendor": "In house, on a licensed language model",
+        "answers": {
+            **_NO,
+            "markets": ["EU", "JP"],
+            "eu_roles": ["provider", "deployer"],
+            "jp_roles": ["developer", "business_user"],
+            "established_in_eu": True,
+            "deployer_public_status": "neither",
+            "art25_triggers": [],
+            "crime_risk_prediction": "no",
+            "workplace_emotion_inference": "no",
+            "sensitive_biometric_categorisation": "no",
+            "realtime_rbi_law_enforcement": "no",
+            "annex3_use_cases": ["4a"],
+            "profiles_natural_persons": True,
+            "interacts_with_people": True,
+            "processes_personal_data": True,
+            "transfers_personal_data_abroad": True,
+        },
+    },
+    {
+        "name": "Customer support chatbot",
+        "description": "Answers customers' questions on the Japanese web shop.",
+        "business_unit": "Customer service",
+        "lifecycle_stage": "production",
+        "sourcing": "third_party",
+        "vendor": "A SaaS chatbot vendor",
+        "answers": {
+            "markets": ["JP"],
+            "jp_roles": ["business_user"],
+            "is_sme": False,
+            "uses_generative_ai": True,
+            "processes_personal_data": True,
+            "special_care_data": False,
+            "shares_personal_data_with_vendor_for_training": False,
+            "transfers_personal_data_abroad": False,
+        },
+    },
+]
 
 
 class Command(BaseCommand):
@@ -38,10 +105,34 @@ class Command(BaseCommand):
                     name=DEMO_ORG, creator=user, time_zone="Asia/Tokyo"
                 )
             Membership.objects.filter(organisation=org, user=user).update(role=Role.ADMIN)
+            officer = User.objects.filter(email=OFFICER_EMAIL).first()
+            if officer is None:
+                officer = User.objects.create_user(
+                    OFFICER_EMAIL, password, full_name="Demo Compliance Officer"
+                )
+            Membership.objects.get_or_create(
+                organisation=org, user=officer, defaults={"role": Role.COMPLIANCE_OFFICER}
+            )
+            created = self._systems(org, user)
+        if created:
+            self.stdout.write(f"registered {created} demo AI systems; their assessments are queued")
         base = os.environ.get("KAKEHASHI_BASE_URL", settings.BASE_URL)
+        self.stdout.write(f"a second member to approve assessments: {OFFICER_EMAIL} / {password}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Kakehashi is at {base}/  —  log in as {DEMO_EMAIL} / {password}"
                 f"  (admin site: {base}/admin/)"
             )
         )
+
+    def _systems(self, org: Organisation, user: User) -> int:
+        """Register the demo systems once, and queue their first assessments."""
+        if AISystem.objects.for_org(org).exists() or current_release() is None:
+            return 0
+        for spec in DEMO_SYSTEMS:
+            fields = {k: v for k, v in spec.items() if k != "answers"}
+            system = system_create(
+                org=org, actor=user, answers=spec["answers"], owner=user, **fields
+            )
+            assessment_start(system=system, actor=user)
+        return len(DEMO_SYSTEMS)

@@ -349,7 +349,6 @@ def snapshot_of(release: CatalogueRelease) -> dict:
     return snapshot
 
 
-@transaction.atomic
 def announce_current(release: CatalogueRelease) -> None:
     """Once committed, let the assessments app find the assessments the release changes."""
     from assessments.tasks import release_published  # assessments builds on the catalogue
@@ -357,6 +356,7 @@ def announce_current(release: CatalogueRelease) -> None:
     transaction.on_commit(lambda: release_published.delay(release.pk))
 
 
+@transaction.atomic
 def write(catalogue: Catalogue) -> list[str]:
     """Store every release of the files; published releases must be unchanged. A report."""
     report = []

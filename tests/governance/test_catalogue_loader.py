@@ -254,3 +254,13 @@ def test_it_refuses_to_publish_an_invalid_draft(loaded, admin_user):
         services.release_publish(release=draft, actor=admin_user)
     draft.refresh_from_db()
     assert draft.is_draft and not draft.is_current
+
+
+def test_it_loads_the_shipped_catalogue_from_the_command_in_one_transaction(transactional_db):
+    """As `make run` does: outside any transaction the caller opened."""
+    from django.core.management import call_command
+
+    from governance.models import CatalogueRelease
+
+    call_command("load_catalogue", verbosity=0)
+    assert CatalogueRelease.objects.get(is_current=True).code == "2026-amended"

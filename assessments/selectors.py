@@ -196,7 +196,6 @@ def finding_counts(assessment: Assessment) -> dict[str, int]:
     counts = Finding.objects.filter(assessment=assessment).aggregate(
         total=Count("id"),
         gaps=Count("id", filter=Q(status__in=GAP_STATUSES)),
-        overdue_candidates=Count("id", filter=Q(status__in=GAP_STATUSES, due_date__isnull=False)),
         **{status.value: Count("id", filter=Q(status=status)) for status in FindingStatus},
     )
     return counts

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -358,20 +358,20 @@ def _write_findings(assessment: Assessment, result, previous: Assessment | None,
         f.obligation_code: f for f in Finding.objects.filter(assessment=assessment).only("pk")
     }
     if carried:
+        earlier = Evidence.objects.filter(
+            finding__in=[old.pk for old in carried.values()]
+        ).select_related("finding")
         Evidence.objects.bulk_create(
             [
                 Evidence(
                     organisation=org,
-                    finding_id=findings[code].pk,
+                    finding_id=findings[evidence.finding.obligation_code].pk,
                     title=evidence.title,
                     url=evidence.url,
                     carried_from=evidence,
                     added_by_id=evidence.added_by_id,
                 )
-                for evidence in Evidence.objects.filter(
-                    finding__in=[old.pk for old in carried.values()]
-                ).select_related("finding")
-                for code in [evidence.finding.obligation_code]
+                for evidence in earlier
             ],
             ignore_conflicts=True,
         )
@@ -515,8 +515,7 @@ def mark_stale_after_release(*, release: CatalogueRelease) -> int:
     return len(affected)
 
 
-def stale_systems(org: Organisation) -> list[AISystem]:
-    """Active systems whose latest assessment a later release would change."""
+def _stale_systems(org: Organisation) -> QuerySet[AISystem]:
     latest = (
         Assessment.objects.for_org(org)
         .filter(status=AssessmentStatus.COMPLETED)
@@ -524,15 +523,21 @@ def stale_systems(org: Organisation) -> list[AISystem]:
         .distinct("system_id")
         .values("pk")
     )
-    return list(
+    return (
         AISystem.objects.for_org(org)
         .active()
-        .filter(
-            assessments__pk__in=latest,
-            assessments__stale_since__isnull=False,
-        )
+        .filter(assessments__pk__in=latest, assessments__stale_since__isnull=False)
         .distinct()
     )
+
+
+def stale_systems(org: Organisation) -> list[AISystem]:
+    """Active systems whose latest assessment a later release would change."""
+    return list(_stale_systems(org))
+
+
+def stale_system_count(org: Organisation) -> int:
+    return _stale_systems(org).count()
 
 
 # --- Review ------------------------------------------------------------------------------------

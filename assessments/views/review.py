@@ -60,11 +60,7 @@ def finding_detail(request: HttpRequest, org_code, finding_code) -> HttpResponse
                     risk_approver=data["risk_approver"].user if data["risk_approver"] else None,
                 )
             except ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for field, errors in exc.error_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
-                else:
-                    form.add_error(None, exc)
+                form.add_error(None, exc)  # field errors land next to their fields
             else:
                 messages.success(request, _("Finding updated."))
                 return redirect("finding_detail", org_code=org_code, finding_code=finding.code)
@@ -83,11 +79,7 @@ def evidence_add(request: HttpRequest, org_code, finding_code) -> HttpResponse:
         try:
             services.evidence_add(finding=finding, actor=membership, **form.cleaned_data)
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.error_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc)
+            form.add_error(None, exc)
         else:
             messages.success(request, _("Evidence added."))
             return redirect("finding_detail", org_code=org_code, finding_code=finding.code)

@@ -55,7 +55,7 @@ def assessment_list(request: HttpRequest, org_code) -> HttpResponse:
         "statuses": AssessmentStatus.choices,
         "reviews": ReviewState.choices,
         "filters": {"status": status, "review": review, "stale": stale},
-        "stale_systems": len(services.stale_systems(membership.organisation)),
+        "stale_systems": services.stale_system_count(membership.organisation),
     }
     return render(request, "assessments/assessment_list.html", context)
 
@@ -133,7 +133,7 @@ def assess_all(request: HttpRequest, org_code) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
             return redirect("assessment_list", org_code=org_code)
         return redirect("batch_detail", org_code=org_code, batch_code=batch.code)
-    count = len(services.stale_systems(org)) if stale_only else registry_systems(org).count()
+    count = services.stale_system_count(org) if stale_only else registry_systems(org).count()
     context = {
         "membership": membership,
         "org": org,

@@ -30,7 +30,7 @@ from governance.models import (
     User,
 )
 
-from . import engine
+from . import actions, engine, notify
 from .engine import questionnaire
 from .models import (
     Assessment,
@@ -40,6 +40,7 @@ from .models import (
     Finding,
     FindingStatus,
     ReviewState,
+    SystemImpact,
 )
 from .models.runs import IN_FLIGHT, Source
 from .releases import compiled, current_release
@@ -276,7 +277,9 @@ def assessment_run(*, assessment_id: int) -> str:
         summary = _write_findings(assessment, result, previous, release)
         summary["unanswered"] = unanswered
         now = timezone.now()
+        Assessment.objects.filter(system_id=assessment.system_id, latest=True).update(latest=False)
         Assessment.objects.filter(pk=assessment.pk).update(
+            latest=True,
             status=AssessmentStatus.COMPLETED,
             finished_at=now,
             result=result.to_json(),
@@ -290,6 +293,13 @@ def assessment_run(*, assessment_id: int) -> str:
         AISystem.objects.filter(pk=assessment.system_id).update(
             eu_tier=result.eu_tier, assessed_at=now
         )
+        assessment.refresh_from_db()
+        opened = actions.open_for_gaps(assessment=assessment)
+        notify.assessment_completed(assessment=assessment, actions_opened=len(opened))
+        if opened:
+            Assessment.objects.filter(pk=assessment.pk).update(
+                summary={**summary, "actions_opened": len(opened)}
+            )
     return "completed"
 
 
@@ -355,7 +365,10 @@ def _write_findings(assessment: Assessment, result, previous: Assessment | None,
         ],
     )  # fmt: skip
     findings = {
-        f.obligation_code: f for f in Finding.objects.filter(assessment=assessment).only("pk")
+        f.obligation_code: f
+        for f in Finding.objects.filter(assessment=assessment).only(
+            "pk", "obligation_code", "obligation_digest"
+        )
     }
     if carried:
         earlier = Evidence.objects.filter(
@@ -375,6 +388,7 @@ def _write_findings(assessment: Assessment, result, previous: Assessment | None,
             ],
             ignore_conflicts=True,
         )
+    actions.carry_links(assessment=assessment, findings=findings, before=before)
     suggested = _suggest_evidence(assessment, release)
     by_jurisdiction: dict[str, int] = {}
     for item in applicable:
@@ -480,53 +494,80 @@ def _fingerprint(result) -> tuple:
     )
 
 
-def mark_stale_after_release(*, release: CatalogueRelease) -> int:
-    """After `release` is published: mark each system's latest completed assessment stale when
-    the new release would change its outcome. Returns the number of systems affected."""
-    new = compiled(release)
-    latest_ids = (
-        Assessment.objects.filter(status=AssessmentStatus.COMPLETED)
-        .order_by("system_id", "-finished_at", "-id")
-        .distinct("system_id")
-        .values_list("pk", flat=True)
+def _impact(assessment: Assessment, old, new, release: CatalogueRelease) -> SystemImpact:
+    before = {a.code: a for a in old.applicable}
+    after = {a.code: a for a in new.applicable}
+    both = sorted(before.keys() & after.keys())
+    return SystemImpact(
+        organisation_id=assessment.organisation_id,
+        release=release,
+        system_id=assessment.system_id,
+        assessment=assessment,
+        tier_before=old.eu_tier,
+        tier_after=new.eu_tier,
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+        changed=[code for code in both if before[code].digest != after[code].digest],
+        moved=[
+            {
+                "code": code,
+                "from": before[code].applies_from.isoformat(),
+                "to": after[code].applies_from.isoformat(),
+            }
+            for code in both
+            if before[code].applies_from != after[code].applies_from
+        ],
     )
-    affected: list[int] = []
-    organisations: set[int] = set()
+
+
+def mark_stale_after_release(*, release: CatalogueRelease) -> int:
+    """After `release` is published: compare each system's latest completed assessment with what
+    the new release would give, record the difference as the system's impact and mark the
+    assessment stale. Safe to repeat. Returns the number of systems affected."""
+    new = compiled(release)
+    impacts: list[SystemImpact] = []
     rows = (
-        Assessment.objects.filter(pk__in=list(latest_ids))
+        Assessment.objects.filter(latest=True)
         .exclude(release=release)
         .select_related("release")
         .iterator(chunk_size=500)
     )
     for assessment in rows:
-        old = engine.evaluate(compiled(assessment.release), assessment.answers)
-        if _fingerprint(old) != _fingerprint(engine.evaluate(new, assessment.answers)):
-            affected.append(assessment.pk)
-            organisations.add(assessment.organisation_id)
+        old_result = engine.evaluate(compiled(assessment.release), assessment.answers)
+        new_result = engine.evaluate(new, assessment.answers)
+        if _fingerprint(old_result) != _fingerprint(new_result):
+            impacts.append(_impact(assessment, old_result, new_result, release))
+    by_org: dict[int, int] = {}
+    for impact in impacts:
+        by_org[impact.organisation_id] = by_org.get(impact.organisation_id, 0) + 1
     with transaction.atomic():
+        affected = [impact.assessment_id for impact in impacts]
         for start in range(0, len(affected), 1000):
             Assessment.objects.filter(pk__in=affected[start : start + 1000]).update(
                 stale_since=release
             )
+        SystemImpact.objects.bulk_create(
+            impacts,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["release", "system"],
+            update_fields=[
+                "assessment", "tier_before", "tier_after", "added", "removed", "changed", "moved",
+            ],
+        )  # fmt: skip
         impact = dict(release.impact or {})
-        impact["systems_affected"] = len(affected)
-        impact["organisations_affected"] = len(organisations)
+        impact["systems_affected"] = len(impacts)
+        impact["organisations_affected"] = len(by_org)
         CatalogueRelease.objects.filter(pk=release.pk).update(impact=impact)
-    return len(affected)
+        notify.release_published(release=release, systems_by_org=by_org)
+    return len(impacts)
 
 
 def _stale_systems(org: Organisation) -> QuerySet[AISystem]:
-    latest = (
-        Assessment.objects.for_org(org)
-        .filter(status=AssessmentStatus.COMPLETED)
-        .order_by("system_id", "-finished_at", "-id")
-        .distinct("system_id")
-        .values("pk")
-    )
     return (
         AISystem.objects.for_org(org)
         .active()
-        .filter(assessments__pk__in=latest, assessments__stale_since__isnull=False)
+        .filter(assessments__latest=True, assessments__stale_since__isnull=False)
         .distinct()
     )
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from governance.audit import audit_context
 from governance.models import CatalogueRelease
 
-from . import services
+from . import notify, services
 from .models import Assessment
 
 log = logging.getLogger(__name__)
@@ -81,3 +81,25 @@ def release_published(release_id: int) -> int:
         return 0
     with audit_context(source="task:release_published"):
         return services.mark_stale_after_release(release=release)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def send_reminders() -> dict[str, int]:
+    """Beat: due-in-14/7/1-days and overdue reminders, judged in each organisation's time
+    zone; keyed so that no reminder is created twice."""
+    with audit_context(source="task:send_reminders"):
+        return notify.send_reminders()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def send_notification_emails() -> int:
+    """Beat and after commit: e-mail the notifications waiting to go out at once."""
+    with audit_context(source="task:send_notification_emails"):
+        return notify.send_pending_emails()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def send_digests() -> int:
+    """Beat: one daily digest per user of the notifications they want bundled."""
+    with audit_context(source="task:send_digests"):
+        return notify.send_digests()

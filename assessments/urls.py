@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from . import api
-from .views import reports, review, runs
+from .views import actions, dashboard, deadlines, notifications, reports, review, runs
 
 app_patterns = [
     path("systems/<uuid:system_code>/assess/", runs.assessment_start, name="assessment_start"),
@@ -48,6 +48,45 @@ app_patterns = [
     path("findings/<uuid:finding_code>/", review.finding_detail, name="finding_detail"),
     path("findings/<uuid:finding_code>/evidence/", review.evidence_add, name="evidence_add"),
     path("evidence/<uuid:evidence_code>/remove/", review.evidence_remove, name="evidence_remove"),
+    # Remediation
+    path("actions/", actions.action_list, name="action_list"),
+    path("actions/new/", actions.action_create, name="action_create"),
+    path("actions/bulk/", actions.action_bulk, name="action_bulk"),
+    path("actions/export/", actions.action_export, name="action_export"),
+    path("actions/<uuid:action_code>/", actions.action_detail, name="action_detail"),
+    path("actions/<uuid:action_code>/edit/", actions.action_edit, name="action_edit"),
+    path("actions/<uuid:action_code>/status/", actions.action_transition, name="action_transition"),
+    path("actions/<uuid:action_code>/comments/", actions.action_comment, name="action_comment"),
+    path(
+        "actions/<uuid:action_code>/evidence/",
+        actions.action_evidence_add,
+        name="action_evidence_add",
+    ),
+    path(
+        "attachments/<uuid:attachment_code>/",
+        actions.action_evidence_download,
+        name="action_evidence_download",
+    ),
+    path(
+        "attachments/<uuid:attachment_code>/delete/",
+        actions.action_evidence_delete,
+        name="action_evidence_delete",
+    ),
+    # Notifications
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path("notifications/read/", notifications.notification_read, name="notification_read"),
+    # Dashboard, the organisation's findings, the posture report
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("findings/", dashboard.finding_list, name="finding_list"),
+    path("posture.pdf", dashboard.posture_report_pdf, name="posture_report_pdf"),
+    # Deadlines and regulatory change
+    path("deadlines/", deadlines.deadlines, name="deadlines"),
+    path("releases/", deadlines.impact_list, name="impact_list"),
+    path(
+        "releases/<slug:release_code>/impact/",
+        deadlines.release_impact,
+        name="release_impact",
+    ),
 ]
 
 api_patterns = [
@@ -65,6 +104,11 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path(
+        "accounts/notifications/",
+        notifications.notification_preferences,
+        name="notification_preferences",
+    ),
     path("o/<uuid:org_code>/", include(app_patterns)),
     path("api/v1/orgs/<uuid:org_code>/", include(api_patterns)),
 ]

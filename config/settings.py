@@ -187,7 +187,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "assessments.tasks.sweep_assessments",
         "schedule": env.int("ASSESSMENT_SWEEP_EVERY", default=60),
     },
+    # Reminders are keyed per action, due date and day count, so running often (or twice after
+    # a restart) sends nothing twice; it only makes them prompt after midnight in each zone.
+    "send-reminders": {
+        "task": "assessments.tasks.send_reminders",
+        "schedule": env.int("REMINDER_EVERY", default=900),
+    },
+    "send-notification-emails": {
+        "task": "assessments.tasks.send_notification_emails",
+        "schedule": env.int("NOTIFICATION_EMAIL_EVERY", default=60),
+    },
+    "send-digests": {
+        "task": "assessments.tasks.send_digests",
+        "schedule": env.int("DIGEST_EVERY", default=900),
+    },
 }
+
+# Daily digests go out once a day per user, from this hour (UTC) on.
+DIGEST_HOUR_UTC = env.int("DIGEST_HOUR_UTC", default=7)
+
+# Evidence uploads: the largest file accepted, in bytes (types are fixed in assessments/actions.py).
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Assessment runs: one left `running` longer than this (seconds, beyond the hard time limit,
 # so a live run is never taken for a dead one) is re-queued by the sweep, up to

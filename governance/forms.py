@@ -26,7 +26,7 @@ class OrganisationForm(forms.ModelForm):
         model = Organisation
         fields = [
             "name", "time_zone", "default_language", "jurisdictions", "gap_due_days",
-            "voluntary_due_dates",
+            "voluntary_due_dates", "auto_actions",
         ]  # fmt: skip
 
     def __init__(self, *args, **kwargs):

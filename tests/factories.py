@@ -138,6 +138,14 @@ class AssessmentFactory(factory.django.DjangoModelFactory):
     answers = factory.SelfAttribute("system.answers")
     system_version = 1
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As a run does: a completed assessment becomes its system's latest.
+        if kwargs.get("status") == "completed" and "latest" not in kwargs:
+            model_class.objects.filter(system=kwargs["system"], latest=True).update(latest=False)
+            kwargs["latest"] = True
+        return super()._create(model_class, *args, **kwargs)
+
 
 def _obligation(release, code: str):
     from governance.models import Obligation
@@ -179,3 +187,39 @@ class AssessmentBatchFactory(factory.django.DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     release = factory.LazyFunction(_current_release)
     total = 1
+
+
+class RemediationActionFactory(factory.django.DjangoModelFactory):
+    """A manual action on one finding (pass `findings=[...]` to link others)."""
+
+    class Meta:
+        model = "assessments.RemediationAction"
+        skip_postgeneration_save = True
+
+    system = factory.SubFactory(AISystemFactory)
+    organisation = factory.SelfAttribute("system.organisation")
+    title = factory.Sequence(lambda n: f"Close gap {n}")
+    status = "open"
+    priority = "medium"
+
+    @factory.post_generation
+    def findings(self, create, extracted, **kwargs):
+        if not create or extracted is None:
+            return
+        from assessments.models import ActionFinding
+
+        for finding in extracted:
+            ActionFinding.objects.create(
+                organisation_id=self.organisation_id, action=self, finding=finding
+            )
+
+
+class ActionEvidenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.ActionEvidence"
+
+    action = factory.SubFactory(RemediationActionFactory)
+    organisation = factory.SelfAttribute("action.organisation")
+    kind = "link"
+    title = factory.Sequence(lambda n: f"Document {n}")
+    url = factory.Sequence(lambda n: f"https://docs.example.com/{n}")

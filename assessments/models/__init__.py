@@ -1,12 +1,50 @@
-from .findings import Evidence, Finding, FindingStatus
-from .runs import Assessment, AssessmentBatch, AssessmentStatus, ReviewState
+from .actions import (
+    ACTIVE_STATUSES,
+    ActionComment,
+    ActionEvidence,
+    ActionFinding,
+    ActionOrigin,
+    ActionStatus,
+    EvidenceKind,
+    Priority,
+    RemediationAction,
+)
+from .findings import GAP_STATUSES, Evidence, Finding, FindingStatus
+from .notifications import (
+    DEFAULT_EMAIL_CHOICES,
+    DigestRun,
+    EmailChoice,
+    EmailState,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
+from .runs import Assessment, AssessmentBatch, AssessmentStatus, ReviewState, SystemImpact
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "DEFAULT_EMAIL_CHOICES",
+    "GAP_STATUSES",
+    "ActionComment",
+    "ActionEvidence",
+    "ActionFinding",
+    "ActionOrigin",
+    "ActionStatus",
     "Assessment",
     "AssessmentBatch",
     "AssessmentStatus",
+    "DigestRun",
+    "EmailChoice",
+    "EmailState",
     "Evidence",
+    "EvidenceKind",
     "Finding",
     "FindingStatus",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "Priority",
+    "RemediationAction",
     "ReviewState",
+    "SystemImpact",
 ]

@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -131,6 +132,8 @@ class Assessment(models.Model):
         verbose_name=_("approved by"),
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # The system's most recent completed run: what dashboards, deadlines and exports count.
+    latest = models.BooleanField(default=False, editable=False)
 
     objects = AssessmentQuerySet.as_manager()
 
@@ -149,6 +152,9 @@ class Assessment(models.Model):
                 condition=models.Q(approved_by__isnull=True)
                 | ~models.Q(approved_by=models.F("prepared_by")),
                 name="assessment_four_eyes",
+            ),
+            models.UniqueConstraint(
+                fields=["system"], condition=models.Q(latest=True), name="assessment_one_latest"
             ),
         ]
         indexes = [
@@ -172,3 +178,33 @@ class Assessment(models.Model):
     def is_editable(self) -> bool:
         """Findings can be reviewed until the assessment is submitted for approval."""
         return self.status == AssessmentStatus.COMPLETED and self.review_state == ReviewState.DRAFT
+
+
+class SystemImpact(models.Model):
+    """What one published release changes for one system's latest assessment: the tier, the
+    obligations added, removed or reworded, and the application dates that moved."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    release = models.ForeignKey(CatalogueRelease, on_delete=models.CASCADE, related_name="+")
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="+")
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="+")
+    tier_before = models.CharField(max_length=16, choices=EuTier.choices, blank=True)
+    tier_after = models.CharField(max_length=16, choices=EuTier.choices, blank=True)
+    added = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    removed = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    changed = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    # [{"code": ..., "from": "2026-08-02", "to": "2027-12-02"}]
+    moved = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["system__name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "system"], name="impact_once_per_system"),
+        ]
+        indexes = [models.Index(fields=["organisation", "release"], name="impact_org_release")]
+
+    def __str__(self) -> str:
+        return f"{self.release_id}:{self.system_id}"

@@ -61,6 +61,14 @@ class Organisation(models.Model):
             "with due dates like binding duties."
         ),
     )
+    auto_actions = models.BooleanField(
+        _("open remediation actions for binding gaps"),
+        default=True,
+        help_text=_(
+            "After each assessment, every open gap in a binding obligation that has no action "
+            "yet gets one, owned by the system's owner."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -375,6 +375,7 @@ def make_assessments(n, *, org, release, stale_since=None):
             status=AssessmentStatus.COMPLETED,
             eu_tier="high_risk",
             stale_since=stale_since,
+            latest=True,
         )
 
 

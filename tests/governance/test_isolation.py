@@ -13,6 +13,7 @@ from governance.models import AuditEvent, Invitation, Membership
 
 from ..conftest import client_for
 from ..factories import (
+    ActionEvidenceFactory,
     AISystemFactory,
     AssessmentBatchFactory,
     EvidenceFactory,
@@ -51,6 +52,7 @@ OBJECT_ROUTES = [
 def object_codes(org) -> dict[str, str]:
     """One object of each kind inside `org`, by URL keyword."""
     evidence = EvidenceFactory(finding__assessment__system__organisation=org)
+    attachment = ActionEvidenceFactory(action__system__organisation=org)
     return {
         "org_code": str(org.code),
         "member_code": str(MembershipFactory(organisation=org).code),
@@ -60,6 +62,8 @@ def object_codes(org) -> dict[str, str]:
         "finding_code": str(evidence.finding.code),
         "evidence_code": str(evidence.code),
         "batch_code": str(AssessmentBatchFactory(organisation=org).code),
+        "action_code": str(attachment.action.code),
+        "attachment_code": str(attachment.code),
     }
 
 

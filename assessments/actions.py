@@ -1,0 +1,667 @@
+"""Remediation action workflows: open, assign, work, verify, cancel, reopen.
+
+Every write goes through here, inside one transaction, so the audit triggers record it with the
+actor that `audit_context` set for the request or task. Notifications are created in the same
+transaction and e-mailed after it commits.
+"""
+
+import datetime as dt
+import hashlib
+import re
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from governance.models import Membership, Obligation, Organisation, Role, User
+
+from . import notify
+from .models import (
+    GAP_STATUSES,
+    ActionComment,
+    ActionEvidence,
+    ActionFinding,
+    ActionOrigin,
+    ActionStatus,
+    EvidenceKind,
+    Finding,
+    FindingStatus,
+    Priority,
+    RemediationAction,
+)
+
+MANAGER_ROLES = (Role.COMPLIANCE_OFFICER, Role.ADMIN)
+
+S = ActionStatus
+# Where each status may go next. Cancelling and reopening need more than the move itself (a
+# reason, a manager) and are checked in `action_transition`.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.OPEN: (S.IN_PROGRESS, S.BLOCKED, S.DONE, S.CANCELLED),
+    S.IN_PROGRESS: (S.BLOCKED, S.DONE, S.CANCELLED),
+    S.BLOCKED: (S.IN_PROGRESS, S.CANCELLED),
+    S.DONE: (S.VERIFIED, S.IN_PROGRESS, S.CANCELLED),
+    S.VERIFIED: (S.OPEN,),
+    S.CANCELLED: (S.OPEN,),
+}
+# Moves only a compliance officer or an admin may make.
+MANAGER_MOVES = {S.VERIFIED, S.CANCELLED}
+REOPEN_FROM = (S.VERIFIED, S.CANCELLED)
+
+
+def today_for(org: Organisation) -> dt.date:
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(org.time_zone))
+
+
+# --- Priority ----------------------------------------------------------------------------------
+
+# The highest fine of a penalty tier, in euros: the prohibited-practices tier (35 M€) scores 2,
+# the other operator duties (15 M€) 1.
+_PENALTY_SCORES = ((35_000_000, 2), (15_000_000, 1))
+
+
+def derive_priority(
+    *, legal_force: str, penalty_eur: int | None, due: dt.date | None, today: dt.date
+) -> str:
+    """Priority from what is at stake and how soon: legal force (binding 2, duty to cooperate
+    1), the penalty tier (up to 2) and the deadline (overdue or within 30 days 2, within 90
+    days 1). Five or more is critical, three or four high, two medium, less low."""
+    score = {Obligation.LegalForce.BINDING: 2, Obligation.LegalForce.COOPERATION_DUTY: 1}.get(
+        legal_force, 0
+    )
+    for floor, points in _PENALTY_SCORES:
+        if (penalty_eur or 0) >= floor:
+            score += points
+            break
+    if due is not None:
+        days = (due - today).days
+        score += 2 if days <= 30 else 1 if days <= 90 else 0
+    if score >= 5:
+        return Priority.CRITICAL
+    if score >= 3:
+        return Priority.HIGH
+    if score >= 2:
+        return Priority.MEDIUM
+    return Priority.LOW
+
+
+def _priority_for(findings: Sequence[Finding], due: dt.date | None, today: dt.date) -> str:
+    """The most urgent priority any of the findings gives (findings need obligation__penalty)."""
+    ranks = {p: i for i, p in enumerate(Priority.values)}
+    best = Priority.LOW
+    for finding in findings:
+        penalty = finding.obligation.penalty
+        priority = derive_priority(
+            legal_force=finding.legal_force,
+            penalty_eur=penalty.max_eur if penalty else None,
+            due=due,
+            today=today,
+        )
+        if ranks[priority] < ranks[best]:
+            best = priority
+    return best
+
+
+def refresh_priorities(*, org: Organisation, today: dt.date | None = None) -> int:
+    """Re-derive the priority of active actions nobody prioritised by hand (deadlines come
+    closer every day). Returns how many changed."""
+    today = today or today_for(org)
+    actions = list(
+        RemediationAction.objects.for_org(org)
+        .active()
+        .filter(priority_manual=False)
+        .prefetch_related("findings__obligation__penalty")
+    )
+    changed = []
+    for action in actions:
+        findings = list(action.findings.all())
+        if not findings:
+            continue
+        priority = _priority_for(findings, action.due_date, today)
+        if priority != action.priority:
+            action.priority = priority
+            changed.append(action)
+    RemediationAction.objects.bulk_update(changed, ["priority", "updated_at"], batch_size=500)
+    return len(changed)
+
+
+# --- Creating and editing ----------------------------------------------------------------------
+
+
+def _require_manager(actor: Membership) -> None:
+    if actor.role not in MANAGER_ROLES:
+        raise ValidationError(_("Only a compliance officer or an admin can do this."))
+
+
+def _require_editor(actor: Membership) -> None:
+    if not actor.can_edit:
+        raise ValidationError(_("Viewers cannot change remediation actions."))
+
+
+def _member_user(org: Organisation, user: User | None, field: str = "owner") -> None:
+    if user is not None and not Membership.objects.for_org(org).filter(user=user).exists():
+        raise ValidationError({field: _("Choose a member of the organisation.")})
+
+
+def default_due(findings: Sequence[Finding]) -> dt.date | None:
+    """The earliest due date of the findings: their application date, or the organisation's
+    grace period for obligations already in force (see `services.due_date`)."""
+    dates = [f.due_date for f in findings if f.due_date]
+    return min(dates) if dates else None
+
+
+def action_create(
+    *,
+    org: Organisation,
+    actor: Membership,
+    findings: Sequence[Finding],
+    title: str,
+    description: str = "",
+    owner: User | None = None,
+    due_date: dt.date | None = None,
+    priority: str | None = None,
+) -> RemediationAction:
+    """Open an action by hand for one or several findings of the same system."""
+    _require_manager(actor)
+    errors: dict[str, str] = {}
+    if not findings:
+        errors["findings"] = _("Choose at least one finding.")
+    elif len({f.system_id for f in findings}) > 1:
+        errors["findings"] = _("An action covers findings of one AI system.")
+    elif any(f.organisation_id != org.pk for f in findings):
+        errors["findings"] = _("Choose findings of this organisation.")
+    if not title.strip():
+        errors["title"] = _("Give the action a title.")
+    if priority and priority not in Priority.values:
+        errors["priority"] = _("Choose a valid priority.")
+    if errors:
+        raise ValidationError(errors)
+    _member_user(org, owner)
+    today = today_for(org)
+    with_penalties = list(
+        Finding.objects.filter(pk__in=[f.pk for f in findings]).select_related(
+            "obligation__penalty"
+        )
+    )
+    due = due_date or default_due(with_penalties)
+    with transaction.atomic():
+        action = RemediationAction(
+            organisation=org,
+            system_id=with_penalties[0].system_id,
+            title=title.strip(),
+            description=description.strip(),
+            owner=owner,
+            due_date=due,
+            priority=priority or _priority_for(with_penalties, due, today),
+            priority_manual=bool(priority),
+            origin=ActionOrigin.MANUAL,
+            created_by=actor.user,
+        )
+        action.full_clean(exclude=["organisation", "system"])
+        action.save()
+        ActionFinding.objects.bulk_create(
+            [ActionFinding(organisation=org, action=action, finding=f) for f in with_penalties],
+            ignore_conflicts=True,
+        )
+        if owner is not None and owner.pk != actor.user_id:
+            notify.assigned(action=action, actor=actor.user)
+    return action
+
+
+EDITABLE_FIELDS = ("title", "description", "owner", "due_date", "priority")
+
+
+def action_update(
+    *, action: RemediationAction, actor: Membership, **changes: object
+) -> RemediationAction:
+    """Edit title, description, owner, due date or priority. A priority set here is kept;
+    clearing it (None) goes back to the derived one."""
+    _require_manager(actor)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    org = action.organisation
+    if "owner" in changes:
+        _member_user(org, changes["owner"])  # type: ignore[arg-type]
+    if "priority" in changes and changes["priority"] and changes["priority"] not in Priority.values:
+        raise ValidationError({"priority": _("Choose a valid priority.")})
+    with transaction.atomic():
+        locked = RemediationAction.objects.select_for_update().get(pk=action.pk)
+        if not locked.is_active:
+            raise ValidationError(_("Reopen the action before changing it."))
+        before_owner = locked.owner_id
+        for field, value in changes.items():
+            if field == "priority":
+                continue
+            setattr(locked, field, value.strip() if isinstance(value, str) else value)
+        if "priority" in changes:
+            locked.priority_manual = bool(changes["priority"])
+            if changes["priority"]:
+                locked.priority = changes["priority"]
+        if not locked.priority_manual:
+            findings = list(locked.findings.select_related("obligation__penalty"))
+            if findings:
+                locked.priority = _priority_for(findings, locked.due_date, today_for(org))
+        locked.full_clean(exclude=["organisation", "system"])
+        locked.save()
+        if locked.owner_id and locked.owner_id != before_owner and locked.owner_id != actor.user_id:
+            notify.assigned(action=locked, actor=actor.user)
+    return locked
+
+
+# --- The status workflow -----------------------------------------------------------------------
+
+
+def allowed_moves(action: RemediationAction, actor: Membership) -> list[str]:
+    """The statuses this member may move the action to now (for the page's buttons)."""
+    if not actor.can_edit:
+        return []
+    moves = []
+    for target in TRANSITIONS[action.status]:
+        if (target in MANAGER_MOVES or action.status in REOPEN_FROM) and (
+            actor.role not in MANAGER_ROLES
+        ):
+            continue
+        if target == S.VERIFIED and action.done_by_id == actor.user_id:
+            continue
+        moves.append(target)
+    return moves
+
+
+def action_transition(
+    *, action: RemediationAction, actor: Membership, status: str, reason: str = ""
+) -> RemediationAction:
+    """Move an action along its workflow.
+
+    Verifying needs a compliance officer or admin other than whoever marked it done, and marks
+    the gaps it closes as met. Cancelling needs a reason. Reopening a verified action puts its
+    findings back as they were."""
+    _require_editor(actor)
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        locked = RemediationAction.objects.select_for_update().get(pk=action.pk)
+        current = locked.status
+        if status not in TRANSITIONS.get(current, ()):
+            raise ValidationError(
+                {
+                    "status": _("An action that is %(current)s cannot become %(target)s.")
+                    % {
+                        "current": S(current).label.lower(),
+                        "target": S(status).label.lower() if status in S.values else status,
+                    }
+                }
+            )
+        if (status in MANAGER_MOVES or current in REOPEN_FROM) and actor.role not in MANAGER_ROLES:
+            raise ValidationError(_("Only a compliance officer or an admin can do this."))
+        if status == S.CANCELLED and not reason:
+            raise ValidationError({"reason": _("Say why the action is cancelled.")})
+        if status == S.VERIFIED and locked.done_by_id == actor.user_id:
+            raise ValidationError(
+                _("Someone other than whoever completed the work must verify it.")
+            )
+        now = timezone.now()
+        fields = ["status", "updated_at"]
+        if status == S.DONE:
+            locked.done_by, locked.done_at = actor.user, now
+            fields += ["done_by", "done_at"]
+        elif status == S.VERIFIED:
+            locked.verified_by, locked.verified_at = actor.user, now
+            fields += ["verified_by", "verified_at"]
+            _close_findings(locked, actor)
+        elif status == S.CANCELLED:
+            locked.cancel_reason = reason
+            fields.append("cancel_reason")
+        elif status == S.OPEN:  # reopening
+            if current == S.VERIFIED:
+                _reopen_findings(locked, actor)
+            locked.verified_by = locked.verified_at = None
+            locked.done_by = locked.done_at = None
+            locked.cancel_reason = ""
+            fields += ["verified_by", "verified_at", "done_by", "done_at", "cancel_reason"]
+        elif status == S.IN_PROGRESS and current == S.DONE:
+            locked.done_by = locked.done_at = None
+            fields += ["done_by", "done_at"]
+        locked.status = status
+        locked.save(update_fields=fields)
+        if reason and status != S.CANCELLED:
+            ActionComment.objects.create(
+                organisation=locked.organisation, action=locked, author=actor.user, body=reason
+            )
+    return locked
+
+
+def _current_links(action: RemediationAction):
+    """Links to findings of each system's latest assessment, locked with their findings."""
+    return (
+        ActionFinding.objects.filter(action=action, finding__assessment__latest=True)
+        .select_related("finding__assessment")
+        .select_for_update(of=("self", "finding"))
+    )
+
+
+def _close_findings(action: RemediationAction, actor: Membership) -> None:
+    now = timezone.now()
+    for link in _current_links(action):
+        finding = link.finding
+        if finding.status not in GAP_STATUSES or not finding.assessment.is_editable:
+            # An assessment awaiting approval or approved is not rewritten; the next run
+            # carries the verified action's result forward (see `carry_links`).
+            continue
+        link.status_before_verify = finding.status
+        link.save(update_fields=["status_before_verify"])
+        finding.status = FindingStatus.MET
+        finding.updated_by = actor.user
+        finding.updated_at = now
+        finding.save(update_fields=["status", "updated_by", "updated_at"])
+
+
+def _reopen_findings(action: RemediationAction, actor: Membership) -> None:
+    now = timezone.now()
+    for link in _current_links(action).exclude(status_before_verify=""):
+        finding = link.finding
+        if finding.status == FindingStatus.MET and finding.assessment.is_editable:
+            finding.status = link.status_before_verify
+            finding.updated_by = actor.user
+            finding.updated_at = now
+            finding.save(update_fields=["status", "updated_by", "updated_at"])
+        link.status_before_verify = ""
+        link.save(update_fields=["status_before_verify"])
+
+
+# --- Bulk --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BulkResult:
+    updated: int
+    errors: dict[str, str]  # action code -> why it was left alone
+
+
+def actions_bulk_update(
+    *,
+    org: Organisation,
+    actor: Membership,
+    actions: Iterable[RemediationAction],
+    owner: User | None = None,
+    status: str = "",
+    priority: str = "",
+    due_date: dt.date | None = None,
+    reason: str = "",
+) -> BulkResult:
+    """Assign, re-prioritise, re-date or move several actions at once, all or nothing: if any
+    action refuses the change, none changes and the errors say which and why."""
+    _require_manager(actor)
+    actions = list(actions)
+    if not actions:
+        raise ValidationError(_("Choose at least one action."))
+    if not (owner or status or priority or due_date):
+        raise ValidationError(_("Choose what to change."))
+    errors: dict[str, str] = {}
+    with transaction.atomic():
+        for action in actions:
+            if action.organisation_id != org.pk:
+                raise ValidationError(_("Choose actions of this organisation."))
+            try:
+                with transaction.atomic():
+                    changes: dict[str, object] = {}
+                    if owner is not None:
+                        changes["owner"] = owner
+                    if priority:
+                        changes["priority"] = priority
+                    if due_date:
+                        changes["due_date"] = due_date
+                    if changes:
+                        action_update(action=action, actor=actor, **changes)
+                    if status and status != action.status:
+                        action_transition(action=action, actor=actor, status=status, reason=reason)
+            except ValidationError as exc:
+                errors[str(action.code)] = " ".join(exc.messages)
+        if errors:
+            transaction.set_rollback(True)
+            return BulkResult(updated=0, errors=errors)
+    return BulkResult(updated=len(actions), errors={})
+
+
+# --- Comments and evidence ---------------------------------------------------------------------
+
+MENTION = re.compile(r"@([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
+
+
+def comment_add(
+    *,
+    action: RemediationAction,
+    actor: Membership,
+    body: str,
+    mention: Sequence[User] = (),
+) -> ActionComment:
+    """Comment on an action. Members named as `@their.e-mail@example.com` in the text, or
+    chosen in `mention`, are notified."""
+    _require_editor(actor)
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    if len(body) > 10_000:
+        raise ValidationError({"body": _("Keep a comment under 10,000 characters.")})
+    org = action.organisation
+    emails = {e.lower() for e in MENTION.findall(body)}
+    members = list(
+        User.objects.filter(memberships__organisation=org).filter(
+            Q(email__in=emails) | Q(pk__in=[u.pk for u in mention])
+        )
+    )
+    if len({u.pk for u in mention} - {u.pk for u in members}):
+        raise ValidationError({"mention": _("Only members of the organisation can be mentioned.")})
+    with transaction.atomic():
+        comment = ActionComment.objects.create(
+            organisation=org, action=action, author=actor.user, body=body
+        )
+        comment.mentions.set(members)
+        notify.mentioned(comment=comment, recipients=[u for u in members if u.pk != actor.user_id])
+    return comment
+
+
+@dataclass(frozen=True)
+class FileType:
+    content_type: str
+    signatures: tuple[bytes, ...]  # empty: text, checked by decoding
+
+
+FILE_TYPES: dict[str, FileType] = {
+    "pdf": FileType("application/pdf", (b"%PDF-",)),
+    "png": FileType("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    "jpg": FileType("image/jpeg", (b"\xff\xd8\xff",)),
+    "jpeg": FileType("image/jpeg", (b"\xff\xd8\xff",)),
+    "docx": FileType(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)
+    ),
+    "xlsx": FileType(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)
+    ),
+    "pptx": FileType(
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        (b"PK\x03\x04",),
+    ),
+    "csv": FileType("text/csv", ()),
+    "txt": FileType("text/plain", ()),
+    "md": FileType("text/markdown", ()),
+    "json": FileType("application/json", ()),
+}
+
+
+def _check_file(upload: UploadedFile) -> FileType:
+    name = upload.name or ""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    kind = FILE_TYPES.get(extension)
+    if kind is None:
+        raise ValidationError(
+            {
+                "file": _("Upload a file of one of these types: %(types)s.")
+                % {"types": ", ".join(sorted(FILE_TYPES))}
+            }
+        )
+    limit = settings.EVIDENCE_MAX_BYTES
+    if upload.size is None or upload.size > limit:
+        raise ValidationError(
+            {"file": _("Files can be up to %(mb)s MB.") % {"mb": limit // (1024 * 1024)}}
+        )
+    if upload.size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    upload.seek(0)
+    head = upload.read(4096)
+    upload.seek(0)
+    if kind.signatures:
+        if not any(head.startswith(sig) for sig in kind.signatures):
+            raise ValidationError(
+                {"file": _("The file's content is not %(type)s.") % {"type": extension.upper()}}
+            )
+    elif b"\x00" in head:
+        raise ValidationError(
+            {"file": _("The file's content is not %(type)s.") % {"type": extension.upper()}}
+        )
+    return kind
+
+
+def evidence_add_file(
+    *, action: RemediationAction, actor: Membership, upload: UploadedFile, title: str = ""
+) -> ActionEvidence:
+    """Attach a file: its type is judged by extension and content, never by what the browser
+    claims, and it is stored under an opaque name through the default storage."""
+    _require_editor(actor)
+    kind = _check_file(upload)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    evidence = ActionEvidence(
+        organisation=action.organisation,
+        action=action,
+        kind=EvidenceKind.FILE,
+        title=(title or upload.name or "").strip()[:200],
+        file_name=(upload.name or "")[:255],
+        content_type=kind.content_type,
+        size=upload.size or 0,
+        sha256=digest.hexdigest(),
+        added_by=actor.user,
+    )
+    with transaction.atomic():
+        evidence.file.save(evidence.code.hex, upload, save=False)
+        try:
+            evidence.save()
+        except Exception:
+            evidence.file.delete(save=False)
+            raise
+    return evidence
+
+
+def evidence_add_link(
+    *, action: RemediationAction, actor: Membership, url: str, title: str
+) -> ActionEvidence:
+    _require_editor(actor)
+    evidence = ActionEvidence(
+        organisation=action.organisation,
+        action=action,
+        kind=EvidenceKind.LINK,
+        title=(title or "").strip(),
+        url=(url or "").strip(),
+        added_by=actor.user,
+    )
+    evidence.full_clean(exclude=["organisation", "action", "file"])
+    if ActionEvidence.objects.filter(action=action, url=evidence.url).exists():
+        raise ValidationError({"url": _("This link is already attached.")})
+    evidence.save()
+    return evidence
+
+
+def evidence_delete(*, evidence: ActionEvidence, actor: Membership) -> None:
+    _require_editor(actor)
+    stored = evidence.file.name if evidence.file else ""
+    with transaction.atomic():
+        evidence.delete()
+        if stored:
+            storage = evidence.file.storage
+            transaction.on_commit(lambda: storage.delete(stored))
+
+
+# --- From assessment runs ----------------------------------------------------------------------
+
+
+def carry_links(*, assessment, findings: dict[str, Finding], before: dict[str, Finding]) -> None:
+    """Link each action of the previous run's findings to the new findings of the same
+    obligations; a gap whose action was verified, on an obligation that did not change, is met."""
+    old_ids = {old.pk: code for code, old in before.items() if code in findings}
+    if not old_ids:
+        return
+    links = ActionFinding.objects.filter(finding_id__in=old_ids).select_related("action")
+    rows = []
+    verified: set[str] = set()
+    for link in links:
+        code = old_ids[link.finding_id]
+        rows.append(
+            ActionFinding(
+                organisation_id=assessment.organisation_id,
+                action_id=link.action_id,
+                finding_id=findings[code].pk,
+            )
+        )
+        if link.action.status == ActionStatus.VERIFIED:
+            verified.add(code)
+    ActionFinding.objects.bulk_create(rows, ignore_conflicts=True)
+    closeable = [
+        findings[code].pk
+        for code in verified
+        if before[code].obligation_digest == findings[code].obligation_digest
+    ]
+    if closeable:
+        Finding.objects.filter(pk__in=closeable, status__in=GAP_STATUSES).update(
+            status=FindingStatus.MET
+        )
+
+
+def open_for_gaps(*, assessment) -> list[RemediationAction]:
+    """Open an action, owned by the system's owner, for every open gap in a binding obligation
+    that no action covers yet. A cancelled action still covers its gap: someone decided."""
+    org = assessment.organisation
+    if not org.auto_actions:
+        return []
+    gaps = list(
+        Finding.objects.filter(
+            assessment=assessment,
+            status__in=GAP_STATUSES,
+            legal_force=Obligation.LegalForce.BINDING,
+        )
+        .exclude(action_links__isnull=False)
+        .select_related("obligation__penalty", "system")
+        .order_by("id")
+    )
+    if not gaps:
+        return []
+    today = today_for(org)
+    with translation.override(org.default_language):
+        actions = [
+            RemediationAction(
+                organisation=org,
+                system_id=finding.system_id,
+                title=f"{finding.obligation_code}: {finding.obligation.title}"[:300],
+                description=finding.obligation.summary,
+                owner_id=finding.system.owner_id,
+                due_date=finding.due_date,
+                priority=_priority_for([finding], finding.due_date, today),
+                origin=ActionOrigin.AUTO,
+                created_by=None,
+            )
+            for finding in gaps
+        ]
+    RemediationAction.objects.bulk_create(actions)
+    ActionFinding.objects.bulk_create(
+        [
+            ActionFinding(organisation=org, action=action, finding=finding)
+            for action, finding in zip(actions, gaps, strict=True)
+        ]
+    )
+    return actions

@@ -24,6 +24,7 @@ from governance.models import Membership, Obligation, Organisation, Role, User
 
 from . import notify
 from .models import (
+    ACTIVE_STATUSES,
     GAP_STATUSES,
     ActionComment,
     ActionEvidence,
@@ -55,8 +56,15 @@ MANAGER_MOVES = {S.VERIFIED, S.CANCELLED}
 REOPEN_FROM = (S.VERIFIED, S.CANCELLED)
 
 
-def today_for(org: Organisation) -> dt.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(org.time_zone))
+def today_for(org: Organisation, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in the organisation's time zone: deadlines are judged by it."""
+    return timezone.localdate(now, timezone=zoneinfo.ZoneInfo(org.time_zone))
+
+
+def overdue_q(today: dt.date) -> Q:
+    """Active actions whose due date has passed (`today` from `today_for`). Done but not yet
+    verified still counts: the gap is closed only once someone else has checked."""
+    return Q(status__in=ACTIVE_STATUSES, due_date__lt=today)
 
 
 # --- Priority ----------------------------------------------------------------------------------

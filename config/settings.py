@@ -146,6 +146,7 @@ vars().update(EMAIL_CONFIG)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kakehashi <noreply@kakehashi.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+SITE_URL = BASE_URL  # TODO(lead): notifications use BASE_URL once integrated
 
 # Security. Production defaults follow DEBUG; each can be overridden.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

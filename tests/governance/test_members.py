@@ -143,7 +143,7 @@ def test_it_shows_a_chooser_to_someone_with_no_organisation(client, db):
     assert b"not a member of any organisation" in page.content
 
 
-def test_it_saves_the_due_date_policy(owner_client, org):
+def test_it_saves_the_due_date_and_remediation_policy(owner_client, org):
     response = owner_client.post(
         f"/o/{org.code}/settings/",
         {
@@ -157,7 +157,8 @@ def test_it_saves_the_due_date_policy(owner_client, org):
     )
     assert response.status_code == 302
     org.refresh_from_db()
-    assert (org.gap_due_days, org.voluntary_due_dates) == (30, True)
+    # An unticked box turns automatic remediation actions off.
+    assert (org.gap_due_days, org.voluntary_due_dates, org.auto_actions) == (30, True, False)
     response = owner_client.post(
         f"/o/{org.code}/settings/",
         {"name": org.name, "time_zone": org.time_zone, "default_language": "en",

@@ -21,7 +21,9 @@ from assessments.models import (
     Evidence,
     Finding,
     FindingStatus,
+    Notification,
     ReviewState,
+    SystemImpact,
 )
 from assessments.models.runs import Source
 from assessments.releases import compiled
@@ -791,6 +793,65 @@ def test_it_marks_the_assessments_a_new_release_changes_as_stale(
     assert fresh.stale_since is None
     assert services.stale_systems(org) == []
     assert services.mark_stale_after_release(release=release) == 1  # only the other org's
+
+
+def test_it_records_what_a_release_changes_for_each_system_and_tells_the_officers(
+    assess, real_catalogue, org, owner, member, outsider, django_capture_on_commit_callbacks
+):
+    hiring = AISystemFactory(organisation=org, name="Hiring screener")
+    assessment = assess(hiring, owner)
+    assess(AISystemFactory(organisation=outsider.organisation), outsider)
+    before = findings_of(assessment)[LATER].applies_from
+
+    release = publish(
+        real_catalogue,
+        owner,
+        django_capture_on_commit_callbacks,
+        **{
+            ART10: {"summary_en": "Data governance, reworded."},
+            LATER: {"applies_from": dt.date(2029, 1, 1), "applies_from_rules": []},
+        },
+    )
+
+    impact = SystemImpact.objects.get(release=release, system=hiring)
+    assert impact.organisation == org and impact.assessment == assessment
+    assert (impact.tier_before, impact.tier_after) == ("high_risk", "high_risk")
+    assert ART10 in impact.changed and LATER in impact.changed
+    assert impact.moved == [{"code": LATER, "from": before.isoformat(), "to": "2029-01-01"}]
+    assert impact.added == [] and impact.removed == []
+    assert SystemImpact.objects.filter(release=release).count() == 2  # the outsider's too
+
+    # Recomputing (a redelivered task) writes the same rows once.
+    assert services.mark_stale_after_release(release=release) == 2
+    assert SystemImpact.objects.filter(release=release).count() == 2
+
+    told = Notification.objects.filter(kind="release_published", release=release)
+    # Admins and compliance officers of each organisation, with their own count; not the
+    # contributor.
+    assert {(n.recipient_id, n.organisation_id) for n in told} == {
+        (owner.user_id, org.pk),
+        (outsider.user_id, outsider.organisation_id),
+    }
+    assert told.get(recipient=owner.user).data["systems_affected"] == 1
+
+
+def test_it_marks_only_the_newest_completed_run_of_a_system_as_latest(
+    assess, system, owner, monkeypatch
+):
+    first = assess(system, owner)
+    second = assess(system, owner)
+    first.refresh_from_db()
+    assert (first.latest, second.latest) == (False, True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "evaluate", broken)
+    failed = assess(system, owner)
+    assert failed.status == AssessmentStatus.FAILED
+    second.refresh_from_db()
+    assert (failed.latest, second.latest) == (False, True)
+    assert Assessment.objects.filter(system=system, latest=True).count() == 1
 
 
 def test_it_counts_no_system_when_a_release_changes_nothing_that_applies(

@@ -2,6 +2,10 @@
 
 A new page under /o/<org_code>/ is covered without editing this file; a page with a new kind of
 object code must add a way to make one to OBJECT_CODES, or the test fails and says so.
+
+A few URL keywords name global objects rather than an organisation's (GLOBAL_KEYS: a catalogue
+release belongs to everyone). Through one's own organisation such a page answers; what it must
+never do is show another organisation's data, which a test of its own checks.
 """
 
 import re
@@ -9,13 +13,15 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from governance.models import AuditEvent, Invitation, Membership
+from assessments.models import SystemImpact
+from governance.models import AuditEvent, CatalogueRelease, Invitation, Membership
 
 from ..conftest import client_for
 from ..factories import (
     ActionEvidenceFactory,
     AISystemFactory,
     AssessmentBatchFactory,
+    AssessmentFactory,
     EvidenceFactory,
     InvitationFactory,
     MembershipFactory,
@@ -43,9 +49,20 @@ def org_routes() -> list[tuple[str, str]]:
     return found
 
 
+def keywords(route: str) -> set[str]:
+    return set(re.findall(r"<(?:\w+:)?(\w+)>", route))
+
+
+# Keywords of objects that belong to no organisation.
+GLOBAL_KEYS = {"release_code"}
 ROUTES = org_routes()
-OBJECT_ROUTES = [
-    (n, r) for n, r in ROUTES if set(re.findall(r"<(?:\w+:)?(\w+)>", r)) != {"org_code"}
+# Pages reached through some organisation's object: another organisation's is a 404.
+OBJECT_ROUTES = [(n, r) for n, r in ROUTES if keywords(r) - {"org_code"} - GLOBAL_KEYS]
+# Pages of a global object, seen through one's own organisation.
+GLOBAL_ROUTES = [
+    (n, r)
+    for n, r in ROUTES
+    if keywords(r) & GLOBAL_KEYS and keywords(r) <= GLOBAL_KEYS | {"org_code"}
 ]
 
 
@@ -64,6 +81,7 @@ def object_codes(org) -> dict[str, str]:
         "batch_code": str(AssessmentBatchFactory(organisation=org).code),
         "action_code": str(attachment.action.code),
         "attachment_code": str(attachment.code),
+        "release_code": CatalogueRelease.objects.get(is_current=True).code,
     }
 
 
@@ -113,6 +131,40 @@ def test_it_does_not_reach_another_organisations_objects_through_ones_own(
     }
     assert 404 in statuses
     assert statuses <= {404, 405}
+
+
+def test_it_finds_the_pages_of_global_objects():
+    assert "release_impact" in {name for name, _ in GLOBAL_ROUTES}
+    assert "release_impact" not in {name for name, _ in OBJECT_ROUTES}
+
+
+@pytest.mark.parametrize(("name", "route"), GLOBAL_ROUTES, ids=[n for n, _ in GLOBAL_ROUTES])
+def test_it_shows_none_of_another_organisations_data_on_a_global_objects_page(
+    name, route, org, owner_client, other_org
+):
+    """A release's impact exists for both organisations; each sees only its own systems."""
+    release = CatalogueRelease.objects.get(is_current=True)
+    for organisation, system_name in ((org, "Our screener"), (other_org, "Their screener")):
+        assessment = AssessmentFactory(
+            system=AISystemFactory(organisation=organisation, name=system_name)
+        )
+        SystemImpact.objects.create(
+            organisation=organisation,
+            release=release,
+            system=assessment.system,
+            assessment=assessment,
+            tier_before="high_risk",
+            tier_after="limited",
+        )
+    theirs = object_codes(other_org)
+
+    response = owner_client.get(fill(route, theirs | {"org_code": str(org.code)}))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Our screener" in html
+    assert "Their screener" not in html
+    assert theirs["system_code"] not in html
 
 
 @pytest.mark.parametrize(("name", "route"), ROUTES, ids=[n for n, _ in ROUTES])

@@ -48,7 +48,7 @@ from .models import (
     FindingStatus,
     RemediationAction,
 )
-from .reports import report_css_path
+from .reports import pdf_from_html
 
 JURISDICTION_ORDER = ("EU", "JP", "INTL")
 # The posture bars: what is met, what is partly met, what is not, what nobody has looked at.
@@ -754,13 +754,5 @@ def posture_report_html(org: Organisation, today: dt.date) -> str:
 
 
 def posture_report_pdf(org: Organisation, today: dt.date, *, base_url: str) -> bytes:
-    """The posture report as a PDF, in the active language and time zone. As for the
-    assessment report (`reports.report_pdf`), WeasyPrint may fetch nothing: the stylesheet is
-    read from disk and the fonts come from the system."""
-    from weasyprint import CSS, HTML  # slow to import: only PDFs pay for it
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols=())
-    html = HTML(string=posture_report_html(org, today), base_url=base_url, url_fetcher=fetcher)
-    stylesheet = CSS(filename=report_css_path(), url_fetcher=fetcher)
-    return html.write_pdf(stylesheets=[stylesheet])
+    """The posture report as a PDF, in the active language and time zone."""
+    return pdf_from_html(posture_report_html(org, today), base_url)

@@ -106,21 +106,26 @@ def report_pdf_html(assessment: Assessment) -> str:
     return render_to_string("assessments/report_pdf.html", context)
 
 
-def report_pdf(assessment: Assessment, base_url: str) -> bytes:
-    """The report as a PDF, in the active language and time zone.
+def pdf_from_html(html: str, base_url: str) -> bytes:
+    """Print standalone HTML to PDF with the report stylesheet.
 
-    `base_url` makes the report's relative links absolute. WeasyPrint may fetch nothing: the
-    stylesheet is read from disk here and the fonts come from the system (Noto Sans CJK for
-    Japanese), so user text in the report can never make the server request a URL."""
+    `base_url` makes relative links absolute. WeasyPrint may fetch nothing: the stylesheet is
+    read from disk here and the fonts come from the system (Noto Sans CJK for Japanese), so
+    user text in a report can never make the server request a URL."""
     # Imported here: WeasyPrint takes about a second to import, which only PDFs should pay for,
     # not every web, worker and management process that loads the URL configuration.
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols=())
-    html = HTML(string=report_pdf_html(assessment), base_url=base_url, url_fetcher=fetcher)
+    document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
     stylesheet = CSS(filename=report_css_path(), url_fetcher=fetcher)
-    return html.write_pdf(stylesheets=[stylesheet])
+    return document.write_pdf(stylesheets=[stylesheet])
+
+
+def report_pdf(assessment: Assessment, base_url: str) -> bytes:
+    """The report as a PDF, in the active language and time zone."""
+    return pdf_from_html(report_pdf_html(assessment), base_url)
 
 
 # --- The findings as a spreadsheet -------------------------------------------------------------

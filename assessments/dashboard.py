@@ -586,8 +586,7 @@ def dashboard(org: Organisation, today: dt.date) -> Dashboard:
             "assessed_systems",
             _("Assessed systems"),
             active - tiers.get("", 0),
-            # The systems list has no "assessed" filter; the tier column shows which.
-            systems_url(org),
+            systems_url(org, tier="assessed"),
         ),
         Number("open_gaps", _("Open gaps"), gaps, findings_url(org, status=GAP)),
         Number(

@@ -233,6 +233,8 @@ def systems(
         rows = rows.filter(lifecycle_stage=lifecycle_stage)
     if eu_tier == "unassessed":
         rows = rows.filter(eu_tier="")
+    elif eu_tier == "assessed":
+        rows = rows.exclude(eu_tier="")
     elif eu_tier:
         rows = rows.filter(eu_tier=eu_tier)
     if market:

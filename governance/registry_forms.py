@@ -281,7 +281,12 @@ class SystemFilterForm(forms.Form):
     )
     tier = forms.ChoiceField(
         label=_("EU tier"),
-        choices=[("", _("All")), ("unassessed", _("Not assessed")), *EuTier.choices],
+        choices=[
+            ("", _("All")),
+            ("assessed", _("Assessed")),
+            ("unassessed", _("Not assessed")),
+            *EuTier.choices,
+        ],
         required=False,
     )
     market = forms.ChoiceField(label=_("Market"), required=False)

@@ -329,6 +329,7 @@ def test_it_links_each_headline_number_to_its_list(known, org, owner_client):
     assert board.number["open_gaps"].href == url("finding_list", org, status="gap")
     assert listed(owner_client, board.number["open_gaps"].href) == 6
     assert listed(owner_client, board.number["active_systems"].href) == 3
+    assert listed(owner_client, board.number["assessed_systems"].href) == 2
     assert query(board.number["overdue_actions"].href) == {"due": "overdue"}
     assert listed(owner_client, board.number["overdue_actions"].href) == 4
     assert query(board.number["due_soon"].href) == {"due": "month"}

@@ -511,6 +511,7 @@ def listed(client, org, **params) -> list[str]:
         ({"stage": "planned"}, ["Shelf camera"]),
         ({"tier": "minimal"}, ["Demand forecaster", "Shelf camera"]),
         ({"tier": "unassessed"}, ["Concierge bot"]),
+        ({"tier": "assessed"}, ["Demand forecaster", "Hiring assistant", "Shelf camera"]),
         ({"market": "JP"}, ["Concierge bot", "Demand forecaster", "Hiring assistant"]),
         ({"market": "EU", "role": "eu.provider"}, ["Demand forecaster", "Hiring assistant"]),
         ({"role": "jp.business_user"}, ["Concierge bot", "Demand forecaster", "Hiring assistant"]),

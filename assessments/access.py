@@ -5,7 +5,14 @@ from django.http import Http404
 from governance.access import _as_uuid
 from governance.models import Membership
 
-from .models import Assessment, AssessmentBatch, Evidence, Finding
+from .models import (
+    ActionEvidence,
+    Assessment,
+    AssessmentBatch,
+    Evidence,
+    Finding,
+    RemediationAction,
+)
 
 
 def get_assessment_for_member(membership: Membership, code: object) -> Assessment:
@@ -62,3 +69,30 @@ def get_batch_for_member(membership: Membership, code: object) -> AssessmentBatc
         )
     except AssessmentBatch.DoesNotExist as exc:
         raise Http404 from exc
+
+
+def get_action_for_member(membership: Membership, code: object) -> RemediationAction:
+    try:
+        action = (
+            RemediationAction.objects.for_org(membership.organisation)
+            .select_related("system", "owner", "created_by", "done_by", "verified_by")
+            .get(code=_as_uuid(code))
+        )
+    except RemediationAction.DoesNotExist as exc:
+        raise Http404 from exc
+    action.organisation = membership.organisation  # the same row, already loaded
+    return action
+
+
+def get_attachment_for_member(membership: Membership, code: object) -> ActionEvidence:
+    """Evidence attached to a remediation action (a file or a link)."""
+    try:
+        evidence = (
+            ActionEvidence.objects.for_org(membership.organisation)
+            .select_related("action", "added_by")
+            .get(code=_as_uuid(code))
+        )
+    except ActionEvidence.DoesNotExist as exc:
+        raise Http404 from exc
+    evidence.organisation = evidence.action.organisation = membership.organisation
+    return evidence

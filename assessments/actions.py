@@ -5,6 +5,7 @@ actor that `audit_context` set for the request or task. Notifications are create
 transaction and e-mailed after it commits.
 """
 
+import codecs
 import datetime as dt
 import hashlib
 import re
@@ -16,11 +17,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from governance.models import Membership, Obligation, Organisation, Role, User
+from governance.models import (
+    AISystem,
+    AuditEvent,
+    Membership,
+    Obligation,
+    Organisation,
+    Role,
+    User,
+)
 
 from . import notify
 from .models import (
@@ -37,6 +47,7 @@ from .models import (
     Priority,
     RemediationAction,
 )
+from .models.actions import PRIORITY_RANK
 
 MANAGER_ROLES = (Role.COMPLIANCE_OFFICER, Role.ADMIN)
 
@@ -120,6 +131,7 @@ def refresh_priorities(*, org: Organisation, today: dt.date | None = None) -> in
     """Re-derive the priority of active actions nobody prioritised by hand (deadlines come
     closer every day). Returns how many changed."""
     today = today or today_for(org)
+    now = timezone.now()
     actions = list(
         RemediationAction.objects.for_org(org)
         .active()
@@ -134,6 +146,7 @@ def refresh_priorities(*, org: Organisation, today: dt.date | None = None) -> in
         priority = _priority_for(findings, action.due_date, today)
         if priority != action.priority:
             action.priority = priority
+            action.updated_at = now  # bulk_update does not apply auto_now
             changed.append(action)
     RemediationAction.objects.bulk_update(changed, ["priority", "updated_at"], batch_size=500)
     return len(changed)
@@ -177,13 +190,24 @@ def action_create(
 ) -> RemediationAction:
     """Open an action by hand for one or several findings of the same system."""
     _require_manager(actor)
+    if actor.organisation_id != org.pk:
+        raise ValidationError(_("Only members of the organisation can do this."))
     errors: dict[str, str] = {}
-    if not findings:
+    with_penalties = list(
+        Finding.objects.filter(pk__in=[f.pk for f in findings]).select_related(
+            "obligation__penalty", "assessment"
+        )
+    )
+    if not with_penalties:
         errors["findings"] = _("Choose at least one finding.")
-    elif len({f.system_id for f in findings}) > 1:
-        errors["findings"] = _("An action covers findings of one AI system.")
-    elif any(f.organisation_id != org.pk for f in findings):
+    elif any(f.organisation_id != org.pk for f in with_penalties):
         errors["findings"] = _("Choose findings of this organisation.")
+    elif len({f.system_id for f in with_penalties}) > 1:
+        errors["findings"] = _("An action covers findings of one AI system.")
+    elif not all(f.assessment.latest and f.is_gap for f in with_penalties):
+        # An action follows its gap from run to run only from the latest run (`carry_links`),
+        # and verifying it closes only gaps.
+        errors["findings"] = _("Choose open gaps of the system's latest assessment.")
     if not title.strip():
         errors["title"] = _("Give the action a title.")
     if priority and priority not in Priority.values:
@@ -192,11 +216,6 @@ def action_create(
         raise ValidationError(errors)
     _member_user(org, owner)
     today = today_for(org)
-    with_penalties = list(
-        Finding.objects.filter(pk__in=[f.pk for f in findings]).select_related(
-            "obligation__penalty"
-        )
-    )
     due = due_date or default_due(with_penalties)
     with transaction.atomic():
         action = RemediationAction(
@@ -410,6 +429,11 @@ def actions_bulk_update(
         raise ValidationError(_("Choose at least one action."))
     if not (owner or status or priority or due_date):
         raise ValidationError(_("Choose what to change."))
+    _member_user(org, owner)  # once, rather than as the same error for every action
+    if status and status not in S.values:
+        raise ValidationError({"status": _("Choose a valid status.")})
+    if priority and priority not in Priority.values:
+        raise ValidationError({"priority": _("Choose a valid priority.")})
     errors: dict[str, str] = {}
     with transaction.atomic():
         for action in actions:
@@ -457,12 +481,10 @@ def comment_add(
     if len(body) > 10_000:
         raise ValidationError({"body": _("Keep a comment under 10,000 characters.")})
     org = action.organisation
-    emails = {e.lower() for e in MENTION.findall(body)}
-    members = list(
-        User.objects.filter(memberships__organisation=org).filter(
-            Q(email__in=emails) | Q(pk__in=[u.pk for u in mention])
-        )
-    )
+    named = Q(pk__in=[u.pk for u in mention])
+    for email in {e.lower() for e in MENTION.findall(body)}:
+        named |= Q(email__iexact=email)
+    members = list(User.objects.filter(memberships__organisation=org).filter(named).distinct())
     if len({u.pk for u in mention} - {u.pk for u in members}):
         raise ValidationError({"mention": _("Only members of the organisation can be mentioned.")})
     with transaction.atomic():
@@ -516,7 +538,7 @@ def _check_file(upload: UploadedFile) -> FileType:
     limit = settings.EVIDENCE_MAX_BYTES
     if upload.size is None or upload.size > limit:
         raise ValidationError(
-            {"file": _("Files can be up to %(mb)s MB.") % {"mb": limit // (1024 * 1024)}}
+            {"file": _("Files can be up to %(size)s.") % {"size": filesizeformat(limit)}}
         )
     if upload.size == 0:
         raise ValidationError({"file": _("The file is empty.")})
@@ -528,11 +550,22 @@ def _check_file(upload: UploadedFile) -> FileType:
             raise ValidationError(
                 {"file": _("The file's content is not %(type)s.") % {"type": extension.upper()}}
             )
-    elif b"\x00" in head:
+    elif not _is_text(head):
         raise ValidationError(
             {"file": _("The file's content is not %(type)s.") % {"type": extension.upper()}}
         )
     return kind
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 without NUL bytes; `head` may end inside a multi-byte character."""
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def evidence_add_file(
@@ -580,6 +613,8 @@ def evidence_add_link(
         added_by=actor.user,
     )
     evidence.full_clean(exclude=["organisation", "action", "file"])
+    if not evidence.url:  # the model allows it blank (files have none); a link needs one
+        raise ValidationError({"url": _("Give the link's address.")})
     if ActionEvidence.objects.filter(action=action, url=evidence.url).exists():
         raise ValidationError({"url": _("This link is already attached.")})
     evidence.save()
@@ -587,9 +622,18 @@ def evidence_add_link(
 
 
 def evidence_delete(*, evidence: ActionEvidence, actor: Membership) -> None:
+    """Remove evidence: whoever added it, or a manager. A verified action keeps the evidence
+    it was verified on until it is reopened."""
     _require_editor(actor)
+    if evidence.added_by_id != actor.user_id and actor.role not in MANAGER_ROLES:
+        raise ValidationError(
+            _("Only whoever added it, a compliance officer or an admin can remove evidence.")
+        )
     stored = evidence.file.name if evidence.file else ""
     with transaction.atomic():
+        action = RemediationAction.objects.select_for_update().get(pk=evidence.action_id)
+        if action.status == S.VERIFIED:
+            raise ValidationError(_("Reopen the action before removing its evidence."))
         evidence.delete()
         if stored:
             storage = evidence.file.storage
@@ -607,24 +651,28 @@ def carry_links(*, assessment, findings: dict[str, Finding], before: dict[str, F
         return
     links = ActionFinding.objects.filter(finding_id__in=old_ids).select_related("action")
     rows = []
-    verified: set[str] = set()
+    closeable = []
     for link in links:
         code = old_ids[link.finding_id]
-        rows.append(
-            ActionFinding(
-                organisation_id=assessment.organisation_id,
-                action_id=link.action_id,
-                finding_id=findings[code].pk,
-            )
+        old, new = before[code], findings[code]
+        row = ActionFinding(
+            organisation_id=assessment.organisation_id,
+            action_id=link.action_id,
+            finding_id=new.pk,
         )
-        if link.action.status == ActionStatus.VERIFIED:
-            verified.add(code)
+        # An unchanged obligation carries its finding's status (`_write_findings`): a gap
+        # covered by a verified action is met now, and a status verification set is carried
+        # with what it was before, so that reopening the action puts either back.
+        if link.action.status == ActionStatus.VERIFIED and old.obligation_digest == (
+            new.obligation_digest
+        ):
+            if old.status in GAP_STATUSES:
+                row.status_before_verify = old.status
+                closeable.append(new.pk)
+            else:
+                row.status_before_verify = link.status_before_verify
+        rows.append(row)
     ActionFinding.objects.bulk_create(rows, ignore_conflicts=True)
-    closeable = [
-        findings[code].pk
-        for code in verified
-        if before[code].obligation_digest == findings[code].obligation_digest
-    ]
     if closeable:
         Finding.objects.filter(pk__in=closeable, status__in=GAP_STATUSES).update(
             status=FindingStatus.MET
@@ -673,3 +721,143 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
         ]
     )
     return actions
+
+
+# --- Reads for the pages and exports -----------------------------------------------------------
+
+PRIORITY_ORDER = Case(
+    *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
+    default=Value(len(PRIORITY_RANK)),
+    output_field=IntegerField(),
+)
+# "due" filters: how far ahead, in days, from today in the organisation's time zone.
+DUE_WITHIN = {"week": 7, "month": 30}
+# Rows of other tables whose audit events belong to an action's history.
+HISTORY_TABLES = (
+    ActionComment._meta.db_table,
+    ActionEvidence._meta.db_table,
+    ActionFinding._meta.db_table,
+)
+
+
+def suggested_priority(findings: Sequence[Finding], due: dt.date | None, org: Organisation) -> str:
+    """The priority `action_create` derives for these findings (with obligation__penalty)."""
+    return _priority_for(findings, due, today_for(org)) if findings else Priority.MEDIUM
+
+
+def actions_for_list(
+    org: Organisation,
+    *,
+    today: dt.date,
+    status: str = "",
+    owner: User | None = None,
+    unassigned: bool = False,
+    priority: str = "",
+    system: AISystem | None = None,
+    due: str = "",
+    search: str = "",
+    origin: str = "",
+) -> QuerySet[RemediationAction]:
+    """The remediation list, soonest due first (no date last), then the most urgent.
+
+    `status` is a status, "all", or "" for the active ones; `due` is "overdue", "week",
+    "month" or "none"."""
+    rows = RemediationAction.objects.for_org(org).select_related("system", "owner")
+    if status == "all":
+        pass
+    elif status in S.values:
+        rows = rows.filter(status=status)
+    else:
+        rows = rows.active()
+    if unassigned:
+        rows = rows.filter(owner__isnull=True)
+    elif owner is not None:
+        rows = rows.filter(owner=owner)
+    if priority:
+        rows = rows.filter(priority=priority)
+    if system is not None:
+        rows = rows.filter(system=system)
+    if due == "overdue":
+        rows = rows.filter(overdue_q(today))
+    elif due in DUE_WITHIN:
+        rows = rows.active().filter(
+            due_date__gte=today, due_date__lte=today + dt.timedelta(days=DUE_WITHIN[due])
+        )
+    elif due == "none":
+        rows = rows.filter(due_date__isnull=True)
+    if search:
+        rows = rows.filter(title__icontains=search)
+    if origin:
+        rows = rows.filter(origin=origin)
+    return rows.order_by(F("due_date").asc(nulls_last=True), PRIORITY_ORDER, "id")
+
+
+def actions_for_export(rows: QuerySet[RemediationAction]) -> QuerySet[RemediationAction]:
+    """The list's rows with what the spreadsheet shows: who completed and verified them, and
+    the codes of the obligations they close."""
+    return rows.select_related("done_by", "verified_by").prefetch_related(
+        Prefetch("findings", queryset=Finding.objects.only("id", "obligation_code"))
+    )
+
+
+def action_systems(org: Organisation) -> QuerySet[AISystem]:
+    """The systems the list can be filtered by: the registered ones and any with actions."""
+    return (
+        AISystem.objects.for_org(org)
+        .filter(
+            Q(archived_at__isnull=True)
+            | Q(pk__in=RemediationAction.objects.for_org(org).values("system_id"))
+        )
+        .only("id", "code", "name")
+        .order_by("name", "id")
+    )
+
+
+def findings_by_codes(org: Organisation, codes: Iterable[object]) -> list[Finding]:
+    """Findings of the organisation, with what an action needs to be opened for them."""
+    return list(
+        Finding.objects.for_org(org)
+        .filter(code__in=list(codes))
+        .select_related("assessment", "system", "obligation", "obligation__penalty")
+        .order_by("obligation_code", "id")
+    )
+
+
+def action_links(action: RemediationAction) -> list[ActionFinding]:
+    """The findings an action closes, the latest assessment's first."""
+    return list(
+        ActionFinding.objects.for_org(action.organisation_id)
+        .filter(action=action)
+        .select_related("finding__assessment", "finding__obligation")
+        .order_by("-finding__assessment__latest", "finding__obligation_code", "-finding_id")
+    )
+
+
+def action_comments(action: RemediationAction) -> QuerySet[ActionComment]:
+    return (
+        ActionComment.objects.for_org(action.organisation_id)
+        .filter(action=action)
+        .select_related("author")
+        .prefetch_related("mentions")
+    )
+
+
+def action_evidence(action: RemediationAction) -> QuerySet[ActionEvidence]:
+    return (
+        ActionEvidence.objects.for_org(action.organisation_id)
+        .filter(action=action)
+        .select_related("added_by")
+    )
+
+
+def action_history(action: RemediationAction, limit: int = 200) -> list[AuditEvent]:
+    """The audit trail of the action and of its comments, evidence and links, newest first."""
+    return list(
+        AuditEvent.objects.for_org(action.organisation_id)
+        .filter(
+            Q(table=RemediationAction._meta.db_table, object_pk=str(action.pk))
+            | Q(table__in=HISTORY_TABLES)
+            & (Q(after__action_id=action.pk) | Q(before__action_id=action.pk))
+        )
+        .select_related("actor_user")[:limit]
+    )

@@ -44,7 +44,7 @@ def _local(value: dt.datetime | None) -> dt.datetime | None:
 def action_rows(rows: QuerySet[RemediationAction], today: dt.date) -> Iterator[list[Any]]:
     """The header, then one row per action, in the active language and time zone.
 
-    `rows` comes from `actions.actions_for_export`; `today` from `actions.today_for`."""
+    `rows` comes from `action_selectors.actions_for_export`; `today` from `actions.today_for`."""
     yield [str(header) for header, _width in COLUMNS]
     yes, no = gettext("yes"), gettext("no")
     for action in rows.iterator(chunk_size=500):

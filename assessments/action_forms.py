@@ -92,7 +92,7 @@ class ActionFilterForm(forms.Form):
         ]
 
     def filters(self) -> dict[str, Any]:
-        """Arguments for `actions.actions_for_list`; a filter not understood is left out."""
+        """Arguments for `action_selectors.actions_for_list` (unclear filters are dropped)."""
         data: dict[str, Any] = {}
         if self.is_bound:
             self.is_valid()

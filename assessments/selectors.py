@@ -24,6 +24,7 @@ from .models import (
     Evidence,
     Finding,
     FindingStatus,
+    RemediationAction,
 )
 from .models.findings import GAP_STATUSES
 from .releases import compiled
@@ -55,6 +56,10 @@ def system_panel(membership: Membership, system: AISystem) -> dict:
         "classification": classification(latest_done) if latest_done else None,
         "counts": finding_counts(latest_done) if latest_done else None,
         "can_assess": membership.can_edit and not system.is_archived,
+        "open_actions": RemediationAction.objects.for_org(membership.organisation)
+        .filter(system=system)
+        .active()
+        .count(),
     }
 
 

@@ -33,7 +33,7 @@ from governance.access import get_membership_for_user, require_editor, require_r
 from governance.models import Membership
 from governance.selectors import members as org_members
 
-from .. import action_exports, actions
+from .. import action_exports, action_selectors, actions
 from ..access import get_action_for_member, get_attachment_for_member
 from ..action_forms import (
     ActionBulkForm,
@@ -104,11 +104,11 @@ def _filtered(
     form = ActionFilterForm(
         request.GET or None,
         members=org_members(org),
-        systems=actions.action_systems(org),
+        systems=action_selectors.action_systems(org),
         user=request.user,
     )
     today = actions.today_for(org)
-    return form, actions.actions_for_list(org, today=today, **form.filters()), today
+    return form, action_selectors.actions_for_list(org, today=today, **form.filters()), today
 
 
 def _list_page(
@@ -146,7 +146,8 @@ def _list_page(
         bulk_form=bulk_form,
         bulk_errors=bulk_errors,
         # "Nothing yet" and "nothing matches" teach different things.
-        any_action=bool(items) or actions.actions_for_list(org, today=today, status="all").exists(),
+        any_action=bool(items)
+        or action_selectors.actions_for_list(org, today=today, status="all").exists(),
         query=query.urlencode(),
     )
     return render(request, "assessments/actions/list.html", context, status=status)
@@ -215,7 +216,7 @@ def action_export(request: HttpRequest, org_code) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     _form, rows, today = _filtered(request, membership)
-    rows = actions.actions_for_export(rows)
+    rows = action_selectors.actions_for_export(rows)
     filename = f"kakehashi-actions-{today:%Y-%m-%d}.{kind}"
     if kind == "csv":
         return StreamingHttpResponse(
@@ -261,7 +262,7 @@ def action_create(request: HttpRequest, org_code) -> HttpResponse:
     membership = get_membership_for_user(request, org_code)
     org = membership.organisation
     codes = _finding_codes(request)
-    findings = actions.findings_by_codes(org, codes)
+    findings = action_selectors.findings_by_codes(org, codes)
     if len(findings) != len(codes):
         raise Http404  # a code of another organisation, or of nothing
     _require_manager(membership)
@@ -277,7 +278,7 @@ def action_create(request: HttpRequest, org_code) -> HttpResponse:
         )
     system = findings[0].system
     due = actions.default_due(findings)
-    derived = actions.suggested_priority(findings, due, org)
+    derived = action_selectors.suggested_priority(findings, due, org)
     members = org_members(org)
     initial = {
         "title": finding_title(findings),
@@ -367,7 +368,7 @@ def _detail_page(
     today = actions.today_for(org)
     members = org_members(org)
     moves = actions.allowed_moves(action, membership)
-    links = actions.action_links(action)
+    links = action_selectors.action_links(action)
     context = _context(
         membership,
         action=action,
@@ -376,9 +377,9 @@ def _detail_page(
         due_today=action.is_active and action.due_date == today,
         links=[link for link in links if link.finding.assessment.latest],
         earlier_links=[link for link in links if not link.finding.assessment.latest],
-        comments=actions.action_comments(action),
-        evidence=actions.action_evidence(action),
-        history=_history(actions.action_history(action), members),
+        comments=action_selectors.action_comments(action),
+        evidence=action_selectors.action_evidence(action),
+        history=_history(action_selectors.action_history(action), members),
         moves=[(move, MOVE_LABELS[move]) for move in moves if move != S.CANCELLED],
         can_cancel=S.CANCELLED in moves,
         verify_elsewhere=(

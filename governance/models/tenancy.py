@@ -126,6 +126,11 @@ class Membership(models.Model):
         return self.role == Role.ADMIN
 
     @property
+    def can_manage(self) -> bool:
+        """Compliance officers and admins approve, assign and verify."""
+        return self.role in (Role.ADMIN, Role.COMPLIANCE_OFFICER)
+
+    @property
     def can_edit(self) -> bool:
         """Everyone but a viewer may change the organisation's compliance data."""
         return self.role != Role.VIEWER

@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from assessments import actions, services
+from assessments import action_selectors, actions, services
 from assessments.actions import TRANSITIONS, derive_priority
 from assessments.models import (
     ActionComment,
@@ -924,7 +924,7 @@ def test_it_audits_every_change_with_its_actor(gap, org, officer, member, owner,
     finding_changes = [(e.actor_user_id, e.after["status"]) for e in events(gap, action="update")]
     assert finding_changes == [(owner.user.pk, "met"), (owner.user.pk, "not_met")]
     # The page's history finds them all.
-    history = actions.action_history(action)
+    history = action_selectors.action_history(action)
     assert {e.table for e in history} >= {
         "assessments_remediationaction",
         "assessments_actioncomment",

@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "governance.context_processors.memberships",
+                "assessments.context_processors.notifications",
             ],
         },
     },
@@ -146,7 +147,8 @@ vars().update(EMAIL_CONFIG)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kakehashi <noreply@kakehashi.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-SITE_URL = BASE_URL  # TODO(lead): notifications use BASE_URL once integrated
+# A hung SMTP server must not hold a worker past the task's time limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # Security. Production defaults follow DEBUG; each can be overridden.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

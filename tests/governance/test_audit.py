@@ -112,8 +112,9 @@ def test_it_lists_the_trail_in_constant_queries(
         InvitationFactory(organisation=org, invited_by=owner.user)
     owner_client.get(f"/o/{org.code}/audit/")
     selectors.tracked_tables()
-    # session, user, membership, count, page of events with actors, organisation switcher
-    with django_assert_num_queries(6):
+    # session, user, membership, count, page of events with actors, organisation switcher,
+    # unread notifications
+    with django_assert_num_queries(7):
         assert owner_client.get(f"/o/{org.code}/audit/").status_code == 200
 
 

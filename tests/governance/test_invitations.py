@@ -176,8 +176,9 @@ def test_it_lists_members_and_invitations_in_constant_queries(
         InvitationFactory(organisation=org, invited_by=owner.user)
         Membership.objects.create(organisation=org, user=UserFactory(), role=Role.VIEWER)
     owner_client.get(f"/o/{org.code}/")  # remembers the organisation in the session
-    # session, user, membership, members, invitations, organisation switcher
-    with django_assert_num_queries(6):
+    # session, user, membership, members, invitations, organisation switcher, unread
+    # notifications
+    with django_assert_num_queries(7):
         response = owner_client.get(f"/o/{org.code}/members/")
     assert response.status_code == 200
 

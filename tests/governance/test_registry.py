@@ -322,8 +322,8 @@ def test_it_shows_the_history_in_constant_queries(
         system = registry.system_update(system=system, actor=owner.user, business_unit=f"U{i}")
     member_client.get(system_url(system, "history/"))  # compiles the release once per process
     # session, user, membership, system, count, page of versions, the one before the page,
-    # organisation switcher
-    with django_assert_num_queries(8):
+    # organisation switcher, unread notifications
+    with django_assert_num_queries(9):
         page = member_client.get(system_url(system, "history/"))
     assert len(page.context["entries"]) == edits + 1
 
@@ -554,8 +554,8 @@ def test_it_lists_in_constant_queries(member_client, org, owner, count, django_a
         AISystemFactory(organisation=org, owner=owner.user, business_unit=f"Unit {i % 4}")
     member_client.get(systems_url(org))  # compiles the release once per process
     # session, user, membership, current release, members, business units, count, page,
-    # organisation switcher
-    with django_assert_num_queries(9):
+    # organisation switcher, unread notifications
+    with django_assert_num_queries(10):
         page = member_client.get(systems_url(org), {"market": "EU"})
     assert page.status_code == 200
     assert len(page.context["rows"]) == count

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from governance.models import Organisation, TenantQuerySet
 from governance.models.registry import AISystem
@@ -13,7 +14,7 @@ from .findings import Finding
 
 
 class ActionStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("action status", "Open")
     IN_PROGRESS = "in_progress", _("In progress")
     BLOCKED = "blocked", _("Blocked")
     DONE = "done", _("Done")

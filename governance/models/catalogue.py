@@ -8,7 +8,7 @@ releases never change; curators edit a draft and publish it.
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .tenancy import Jurisdiction
@@ -152,7 +152,7 @@ class Provision(Bilingual):
         ANNEX_POINT = "annex_point", _("Annex point")
         PRINCIPLE = "principle", _("Principle")
         ITEM = "item", _("Item")
-        ACTION = "action", _("Action")
+        ACTION = "action", pgettext_lazy("catalogue provision kind", "Action")
         PERSPECTIVE = "perspective", _("Evaluation perspective")
         SECTION = "section", _("Section")
         TOUCHPOINT = "touchpoint", _("Touch point")

@@ -4,6 +4,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 
 from governance.models import AISystem, AuditEvent, Organisation, User
 
@@ -150,10 +152,11 @@ def action_history(action: RemediationAction, limit: int = 200) -> list[AuditEve
     """The audit trail of the action and of its comments, evidence and links, newest first."""
     return list(
         AuditEvent.objects.for_org(action.organisation_id)
+        # The same expression as the index audit_action_children (migration 0005).
+        .alias(parent_action=KeyTextTransform("action_id", Coalesce("after", "before")))
         .filter(
             Q(table=RemediationAction._meta.db_table, object_pk=str(action.pk))
-            | Q(table__in=HISTORY_TABLES)
-            & (Q(after__action_id=action.pk) | Q(before__action_id=action.pk))
+            | Q(table__in=HISTORY_TABLES, parent_action=str(action.pk))
         )
         .select_related("actor_user")[:limit]
     )

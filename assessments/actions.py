@@ -64,15 +64,31 @@ MANAGER_MOVES = {S.VERIFIED, S.CANCELLED}
 REOPEN_FROM = (S.VERIFIED, S.CANCELLED)
 
 
+# Due dates outside this range are typing errors (and 9999-12-31 has no day after it).
+DUE_DATE_MIN = dt.date(2000, 1, 1)
+DUE_DATE_MAX = dt.date(2199, 12, 31)
+
+
+def _check_due(due: object) -> None:
+    if isinstance(due, dt.date) and not DUE_DATE_MIN <= due <= DUE_DATE_MAX:
+        raise ValidationError(
+            {
+                "due_date": _("Choose a due date between %(min)s and %(max)s.")
+                % {"min": DUE_DATE_MIN.isoformat(), "max": DUE_DATE_MAX.isoformat()}
+            }
+        )
+
+
 def today_for(org: Organisation, now: dt.datetime | None = None) -> dt.date:
     """Today's date in the organisation's time zone: deadlines are judged by it."""
     return timezone.localdate(now, timezone=zoneinfo.ZoneInfo(org.time_zone))
 
 
 def overdue_q(today: dt.date) -> Q:
-    """Active actions whose due date has passed (`today` from `today_for`). Done but not yet
-    verified still counts: the gap is closed only once someone else has checked."""
-    return Q(status__in=ACTIVE_STATUSES, due_date__lt=today)
+    """Active actions whose due date has passed (`today` from `today_for`), on systems still in
+    the registry. Done but not yet verified still counts: the gap is closed only once someone
+    else has checked."""
+    return Q(status__in=ACTIVE_STATUSES, due_date__lt=today, system__archived_at__isnull=True)
 
 
 # --- Priority ----------------------------------------------------------------------------------
@@ -212,6 +228,7 @@ def action_create(
     if errors:
         raise ValidationError(errors)
     _member_user(org, owner)
+    _check_due(due_date)
     today = today_for(org)
     due = due_date or default_due(with_penalties)
     with transaction.atomic():
@@ -253,6 +270,7 @@ def action_update(
     org = action.organisation
     if "owner" in changes:
         _member_user(org, changes["owner"])  # type: ignore[arg-type]
+    _check_due(changes.get("due_date"))
     if "priority" in changes and changes["priority"] and changes["priority"] not in Priority.values:
         raise ValidationError({"priority": _("Choose a valid priority.")})
     with transaction.atomic():
@@ -365,7 +383,8 @@ def _current_links(action: RemediationAction):
     return (
         ActionFinding.objects.filter(action=action, finding__assessment__latest=True)
         .select_related("finding__assessment")
-        .select_for_update(of=("self", "finding"))
+        # The assessment too: a submit racing a verification must wait for it, or see it.
+        .select_for_update(of=("self", "finding", "finding__assessment"))
     )
 
 
@@ -389,12 +408,16 @@ def _reopen_findings(action: RemediationAction, actor: Membership) -> None:
     now = timezone.now()
     for link in _current_links(action).exclude(status_before_verify=""):
         finding = link.finding
-        if finding.status == FindingStatus.MET and finding.assessment.is_editable:
+        if finding.status != FindingStatus.MET:
+            link.status_before_verify = ""  # someone has judged it since: leave it
+        elif finding.assessment.is_editable:
             finding.status = link.status_before_verify
             finding.updated_by = actor.user
             finding.updated_at = now
             finding.save(update_fields=["status", "updated_by", "updated_at"])
-        link.status_before_verify = ""
+            link.status_before_verify = ""
+        # Otherwise the assessment is awaiting approval or approved and is not rewritten: the
+        # link keeps the status, and the next run puts it back (`carry_links`).
         link.save(update_fields=["status_before_verify"])
 
 
@@ -427,6 +450,7 @@ def actions_bulk_update(
     if not (owner or status or priority or due_date):
         raise ValidationError(_("Choose what to change."))
     _member_user(org, owner)  # once, rather than as the same error for every action
+    _check_due(due_date)
     if status and status not in S.values:
         raise ValidationError({"status": _("Choose a valid status.")})
     if priority and priority not in Priority.values:
@@ -626,15 +650,11 @@ def evidence_delete(*, evidence: ActionEvidence, actor: Membership) -> None:
         raise ValidationError(
             _("Only whoever added it, a compliance officer or an admin can remove evidence.")
         )
-    stored = evidence.file.name if evidence.file else ""
     with transaction.atomic():
         action = RemediationAction.objects.select_for_update().get(pk=evidence.action_id)
         if action.status == S.VERIFIED:
             raise ValidationError(_("Reopen the action before removing its evidence."))
-        evidence.delete()
-        if stored:
-            storage = evidence.file.storage
-            transaction.on_commit(lambda: storage.delete(stored))
+        evidence.delete()  # the stored file goes once this commits (models.delete_stored_file)
 
 
 # --- From assessment runs ----------------------------------------------------------------------
@@ -642,38 +662,54 @@ def evidence_delete(*, evidence: ActionEvidence, actor: Membership) -> None:
 
 def carry_links(*, assessment, findings: dict[str, Finding], before: dict[str, Finding]) -> None:
     """Link each action of the previous run's findings to the new findings of the same
-    obligations; a gap whose action was verified, on an obligation that did not change, is met."""
+    obligations, so an action follows its gap from run to run.
+
+    On an unchanged obligation (the run carried the finding's status):
+    - a gap whose action is verified is met now, remembering what it was, so that reopening
+      the action can put it back;
+    - a finding a since-reopened action had closed, in an assessment that could not be
+      rewritten then, gets back the status it had before verification.
+    On a changed obligation a verified action is not carried: the reworded duty is new work,
+    and `open_for_gaps` opens an action for it."""
     old_ids = {old.pk: code for code, old in before.items() if code in findings}
     if not old_ids:
         return
-    links = ActionFinding.objects.filter(finding_id__in=old_ids).select_related("action")
+    links = (
+        ActionFinding.objects.filter(finding_id__in=old_ids)
+        .select_related("action")
+        .select_for_update(of=("action",))  # a verification in flight finishes first
+    )
     rows = []
-    closeable = []
+    closeable: list[int] = []
+    restore: dict[str, list[int]] = {}
     for link in links:
         code = old_ids[link.finding_id]
         old, new = before[code], findings[code]
+        unchanged = old.obligation_digest == new.obligation_digest
+        verified = link.action.status == ActionStatus.VERIFIED
+        if verified and not unchanged:
+            continue
         row = ActionFinding(
             organisation_id=assessment.organisation_id,
             action_id=link.action_id,
             finding_id=new.pk,
         )
-        # An unchanged obligation carries its finding's status (`_write_findings`): a gap
-        # covered by a verified action is met now, and a status verification set is carried
-        # with what it was before, so that reopening the action puts either back.
-        if link.action.status == ActionStatus.VERIFIED and old.obligation_digest == (
-            new.obligation_digest
-        ):
+        if verified:
             if old.status in GAP_STATUSES:
                 row.status_before_verify = old.status
                 closeable.append(new.pk)
             else:
                 row.status_before_verify = link.status_before_verify
+        elif link.status_before_verify and unchanged and old.status == FindingStatus.MET:
+            restore.setdefault(link.status_before_verify, []).append(new.pk)
         rows.append(row)
     ActionFinding.objects.bulk_create(rows, ignore_conflicts=True)
     if closeable:
         Finding.objects.filter(pk__in=closeable, status__in=GAP_STATUSES).update(
             status=FindingStatus.MET
         )
+    for status, ids in restore.items():
+        Finding.objects.filter(pk__in=ids, status=FindingStatus.MET).update(status=status)
 
 
 def open_for_gaps(*, assessment) -> list[RemediationAction]:
@@ -695,6 +731,8 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
     if not gaps:
         return []
     today = today_for(org)
+    # A system owner who has left the organisation owns nothing new here.
+    members = set(Membership.objects.for_org(org).values_list("user_id", flat=True))
     with translation.override(org.default_language):
         actions = [
             RemediationAction(
@@ -702,7 +740,7 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
                 system_id=finding.system_id,
                 title=f"{finding.obligation_code}: {finding.obligation.title}"[:300],
                 description=finding.obligation.summary,
-                owner_id=finding.system.owner_id,
+                owner_id=finding.system.owner_id if finding.system.owner_id in members else None,
                 due_date=finding.due_date,
                 priority=priority_for([finding], finding.due_date, today),
                 origin=ActionOrigin.AUTO,

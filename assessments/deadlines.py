@@ -33,6 +33,7 @@ from governance.models import (
     Regulation,
 )
 
+from . import actions
 from .actions import overdue_q, today_for
 from .models import (
     ACTIVE_STATUSES,
@@ -118,9 +119,11 @@ def _date(value: str) -> dt.date | None:
     if len(value) != 10 or value[4] != "-" or value[7] != "-":
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         return None
+    # Dates this far out are typing errors, and a day after 9999-12-31 does not exist.
+    return day if actions.DUE_DATE_MIN <= day <= actions.DUE_DATE_MAX else None
 
 
 def read_filters(

@@ -136,7 +136,9 @@ def _insert(org: Organisation, kind: str, entries: Sequence[Entry]) -> tuple[int
     if not recipient_ids:
         return 0, False
     active = set(
-        User.objects.filter(pk__in=recipient_ids, is_active=True).values_list("pk", flat=True)
+        User.objects.filter(
+            pk__in=recipient_ids, is_active=True, memberships__organisation=org
+        ).values_list("pk", flat=True)
     )
     prefs = preferences(active, kind)
     rows = []

@@ -1,8 +1,10 @@
 from collections.abc import Callable
 from contextlib import ExitStack
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .audit import audit_context
 
@@ -51,3 +53,28 @@ class AuditContextMiddleware:
             audit_context(user_id=user.pk if user.is_authenticated else None, source="web")
         )
         return None
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request body larger than MAX_REQUEST_BYTES before anything reads it.
+
+    Django's own limits leave file parts alone, and the CSRF check parses a multipart body
+    before any view could look at its size: without this, a contributor could fill the disk
+    with one upload that the evidence check then refuses."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BYTES:
+            limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
+            return HttpResponse(
+                _("The request is too large: uploads can be up to %(mb)s MB.") % {"mb": limit},
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)

@@ -6,6 +6,7 @@ touches (see governance.audit), with the actor set by the caller's audit context
 
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .audit import set_actor
-from .models import Invitation, Membership, Organisation, Role, User
+from .models import AISystem, Invitation, Membership, Organisation, Role, User
 
 INVITATION_SALT = "kakehashi.invitation"
 
@@ -68,7 +69,18 @@ def membership_remove(*, actor: Membership, member: Membership) -> None:
         member.refresh_from_db(fields=["role"])
         if member.role == Role.ADMIN and len(admins) <= 1:
             raise ValidationError(_("The organisation must keep at least one admin."))
+        _release_ownerships(member)
         member.delete()
+
+
+def _release_ownerships(member: Membership) -> None:
+    """Whoever leaves stops owning the organisation's systems and open work, so that nothing
+    of it (actions, reminders, e-mails) follows them out."""
+    org = member.organisation
+    AISystem.objects.for_org(org).filter(owner_id=member.user_id).update(owner=None)
+    # Looked up by name: remediation lives in the assessments app, which builds on this one.
+    action_model = apps.get_model("assessments", "RemediationAction")
+    action_model.objects.for_org(org).active().filter(owner_id=member.user_id).update(owner=None)
 
 
 def invitation_token(invitation: Invitation) -> str:

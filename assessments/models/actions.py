@@ -3,7 +3,7 @@
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -232,3 +232,11 @@ class ActionEvidence(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+def delete_stored_file(sender, instance: ActionEvidence, **kwargs) -> None:
+    """Once a deletion commits (one row, or a cascade from its action, system or organisation),
+    remove the stored file too; a rolled-back deletion keeps it."""
+    if instance.file:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name))

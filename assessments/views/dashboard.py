@@ -117,7 +117,8 @@ class FindingFilterForm(forms.Form):
         if not value:
             return None
         match = _MONTH.match(value)
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+        year, month = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+        if not (1 <= month <= 12 and 1900 <= year < 2200):
             raise forms.ValidationError(_("Enter a month as YYYY-MM, for example 2026-08."))
         return dt.date(int(match.group(1)), int(match.group(2)), 1)
 

@@ -856,6 +856,23 @@ def test_it_uploads_a_file_and_serves_it_back_as_a_download(action, member, view
     assert download["X-Content-Type-Options"] == "nosniff"
 
 
+def test_it_refuses_an_oversized_request_before_reading_it(action, member, org, media, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MAX_REQUEST_BYTES = 1000
+    before = world()
+
+    response = client_for(member).post(
+        url("action_evidence_add", org, action_code=action.code),
+        {"file": SimpleUploadedFile("plan.pdf", PDF + b"0" * 2000)},
+    )
+
+    assert response.status_code == 413
+    assert "too large" in response.content.decode()
+    assert world() == before
+    assert not any(media.rglob("*"))
+
+
 def test_it_refuses_a_bad_file_and_stores_nothing(action, member, org, media, settings):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

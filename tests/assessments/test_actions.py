@@ -395,6 +395,126 @@ def test_it_carries_what_verification_changed_to_the_next_assessment(
     assert reread(finding).status == FindingStatus.MET  # an earlier run is history
 
 
+def test_it_puts_a_gap_back_on_the_next_run_when_reopened_after_submission(
+    assess, system, owner, member, officer
+):
+    first = assess(system, owner)
+    finding = Finding.objects.get(assessment=first, obligation_code=PURPOSE)
+    action = RemediationAction.objects.get(findings=finding)
+    _verify(action, member, officer)
+    assert reread(finding).status == FindingStatus.MET
+    services.assessment_submit(assessment=first, actor=member)
+
+    actions.action_transition(action=action, actor=owner, status=S.OPEN)
+
+    # The submitted assessment is not rewritten, but the link remembers what to put back ...
+    assert reread(finding).status == FindingStatus.MET
+    assert ActionFinding.objects.get(action=action, finding=finding).status_before_verify == "open"
+    second = assess(system, owner)
+    # ... which the next run does, since the action is no longer verified.
+    new = Finding.objects.get(assessment=second, obligation_code=PURPOSE)
+    assert new.status == FindingStatus.OPEN
+    assert list(new.actions.all()) == [action]
+
+
+def test_it_opens_new_work_when_a_verified_actions_obligation_changes(
+    assess, system, owner, member, officer, monkeypatch
+):
+    first = assess(system, owner)
+    finding = Finding.objects.get(assessment=first, obligation_code=PURPOSE)
+    action = RemediationAction.objects.get(findings=finding)
+    services.assessment_submit(assessment=first, actor=member)
+    _verify(action, member, officer)
+    # The next run sees the obligation reworded (its digest differs).
+    Finding.objects.filter(pk=finding.pk).update(obligation_digest="f" * 16)
+
+    second = assess(system, owner)
+
+    new = Finding.objects.get(assessment=second, obligation_code=PURPOSE)
+    assert new.status == FindingStatus.OPEN
+    fresh = RemediationAction.objects.get(findings=new)
+    assert fresh != action and fresh.status == S.OPEN and fresh.origin == ActionOrigin.AUTO
+
+
+def test_it_gives_no_work_to_a_system_owner_who_has_left(assess, system, owner, officer, org):
+    from governance.services import membership_remove
+
+    leaver = MembershipFactory(organisation=org, role=Role.CONTRIBUTOR)
+    system.owner = leaver.user
+    system.save(update_fields=["owner"])
+    first = assess(system, owner)
+    theirs = RemediationAction.objects.filter(findings__assessment=first)
+    assert theirs.exists() and not theirs.exclude(owner=leaver.user).exists()
+
+    membership_remove(actor=owner, member=leaver)
+
+    assert not RemediationAction.objects.filter(owner=leaver.user).exists()
+    assert reread(system).owner is None
+    Notification.objects.all().delete()
+    second = assess(system, owner)
+    assert Assessment.objects.filter(pk=second.pk, status="completed").exists()
+    assert not RemediationAction.objects.filter(owner=leaver.user).exists()
+    assert not Notification.objects.filter(recipient=leaver.user).exists()
+
+
+def test_it_never_notifies_someone_outside_the_organisation(action, officer, outsider):
+    from assessments import notify
+
+    created = notify.create(
+        org=action.organisation,
+        kind="assigned",
+        recipients=[outsider.user],
+        key="test:outsider",
+        action=action,
+    )
+    assert created == 0
+    assert not Notification.objects.filter(recipient=outsider.user).exists()
+
+
+@pytest.mark.parametrize("due", [dt.date(1999, 12, 31), dt.date(2200, 1, 1), dt.date(9999, 12, 31)])
+def test_it_refuses_a_due_date_that_can_only_be_a_typing_error(action, gap, officer, due):
+    with pytest.raises(ValidationError) as error:
+        actions.action_update(action=action, actor=officer, due_date=due)
+    assert "due_date" in error.value.message_dict
+    with pytest.raises(ValidationError):
+        actions.action_create(
+            org=gap.organisation, actor=officer, findings=[gap], title="X", due_date=due
+        )
+    with pytest.raises(ValidationError):
+        actions.actions_bulk_update(
+            org=gap.organisation, actor=officer, actions=[action], due_date=due
+        )
+    assert reread(action).due_date != due
+
+
+def test_it_removes_stored_files_when_their_action_is_deleted(
+    action, member, media, django_capture_on_commit_callbacks
+):
+    upload = SimpleUploadedFile("plan.pdf", PDF, content_type="application/pdf")
+    evidence = actions.evidence_add_file(action=action, actor=member, upload=upload)
+    name = evidence.file.name
+    assert default_storage.exists(name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        RemediationAction.objects.filter(pk=action.pk).delete()  # a cascade, not the service
+
+    assert not ActionEvidence.objects.filter(pk=evidence.pk).exists()
+    assert not default_storage.exists(name)
+
+
+def test_it_finds_an_actions_history_through_the_audit_index(action, member):
+    with audit_context(user_id=member.user_id, source="test"):
+        actions.comment_add(action=action, actor=member, body="Started on the plan")
+    history = action_selectors.action_history(action)
+    tables = {event.table for event in history}
+    assert {"assessments_remediationaction", "assessments_actioncomment"} <= tables
+    assert all(
+        event.object_pk == str(action.pk)
+        or (event.after or event.before).get("action_id") == action.pk
+        for event in history
+    )
+
+
 # --- Opened by assessments ---------------------------------------------------------------------
 
 

@@ -553,6 +553,7 @@ def test_it_filters_the_findings_by_regulation_and_system(known, org, owner_clie
     [
         ({"due_month": "2026-13"}, "Enter a month as YYYY-MM"),
         ({"due_month": "March"}, "Enter a month as YYYY-MM"),
+        ({"due_month": "9999-12"}, "Enter a month as YYYY-MM"),  # no month after it
         ({"status": "closed"}, "Select a valid choice"),
         ({"applies_from": "2026-02-30"}, "Enter a valid date"),
         ({"system": "not-a-code"}, "Enter a valid UUID"),

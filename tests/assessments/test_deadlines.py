@@ -361,6 +361,7 @@ def test_it_groups_entries_by_month_in_date_order(evening, org, owner_client):
         ({"from": "2026-13-01"}, "“2026-13-01” is not a date like 2026-08-02"),
         ({"to": "next week"}, "“next week” is not a date like 2026-08-02"),
         ({"from": "20270101"}, "“20270101” is not a date like 2026-08-02"),
+        ({"to": "9999-12-31"}, "“9999-12-31” is not a date like 2026-08-02"),
         ({"from": "2027-06-01", "to": "2027-01-01"}, "The start date comes after the end date"),
         ({"from": "2000-01-01", "to": "2030-01-01"}, "Choose a range of at most ten years"),
         ({"kind": "holidays"}, "Show legal dates, actions or all; showing all."),

@@ -245,7 +245,9 @@ class ActionBulkForm(forms.Form):
     def __init__(self, *args: Any, org: Organisation, members: QuerySet[Membership], **kwargs: Any):
         kwargs.setdefault("auto_id", "bulk_%s")  # it shares the page with the filters
         super().__init__(*args, **kwargs)
-        self.fields["actions"].queryset = RemediationAction.objects.for_org(org)
+        self.fields["actions"].queryset = RemediationAction.objects.for_org(org).select_related(
+            "organisation"
+        )
         self.fields["owner"].queryset = members
 
     def clean(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import RemediationAction
+from .reports import Echo, csv_cell
 
 # (header, column width in characters)
 COLUMNS = [
@@ -68,28 +69,6 @@ def action_rows(rows: QuerySet[RemediationAction], today: dt.date) -> Iterator[l
         ]
 
 
-# A spreadsheet runs a cell starting with one of these as a formula; titles are free text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def actions_csv(rows: QuerySet[RemediationAction], today: dt.date) -> Iterator[str]:
     """CSV lines for a StreamingHttpResponse, UTF-8 with a byte-order mark (for Excel).
 
@@ -100,10 +79,10 @@ def actions_csv(rows: QuerySet[RemediationAction], today: dt.date) -> Iterator[s
 
     def lines() -> Iterator[str]:
         with translation.override(language), timezone.override(zone):
-            writer = csv.writer(_Echo())
+            writer = csv.writer(Echo())
             yield "\ufeff"
             for row in action_rows(rows, today):
-                yield writer.writerow([_csv_cell(value) for value in row])
+                yield writer.writerow([csv_cell(value) for value in row])
 
     return lines()
 

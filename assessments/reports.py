@@ -203,16 +203,20 @@ def findings_rows(assessment: Assessment) -> Iterator[list[Any]]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: dates in ISO form, times to the minute (in the active zone,
+    as given), and free text kept from running as a formula."""
     if value is None:
         return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-class _Echo:
+class Echo:
     """A file-like object whose write() hands the line back, for csv.writer in a generator."""
 
     def write(self, value: str) -> str:
@@ -229,10 +233,10 @@ def findings_csv(assessment: Assessment) -> Iterator[str]:
 
     def lines() -> Iterator[str]:
         with translation.override(language):
-            writer = csv.writer(_Echo())
+            writer = csv.writer(Echo())
             yield "\ufeff"
             for row in findings_rows(assessment):
-                yield writer.writerow([_csv_cell(v) for v in row])
+                yield writer.writerow([csv_cell(v) for v in row])
 
     return lines()
 

@@ -90,18 +90,6 @@ def media(settings, tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def assess(django_capture_on_commit_callbacks):
-    def run(system, actor) -> Assessment:
-        with django_capture_on_commit_callbacks(execute=True):
-            assessment, created = services.assessment_start(system=system, actor=actor.user)
-        assert created
-        assessment.refresh_from_db()
-        return assessment
-
-    return run
-
-
 def reread(obj):
     obj.refresh_from_db()
     return obj

@@ -59,20 +59,6 @@ def system(real_catalogue, org):
     return AISystemFactory(organisation=org, name="Hiring screener")
 
 
-@pytest.fixture
-def assess(django_capture_on_commit_callbacks):
-    """Start an assessment of `system`, run it, and return it re-read."""
-
-    def run(system, actor) -> Assessment:
-        with django_capture_on_commit_callbacks(execute=True):
-            assessment, created = services.assessment_start(system=system, actor=actor.user)
-        assert created
-        assessment.refresh_from_db()
-        return assessment
-
-    return run
-
-
 def findings_of(assessment) -> dict[str, Finding]:
     return {f.obligation_code: f for f in Finding.objects.filter(assessment=assessment)}
 

@@ -46,17 +46,6 @@ def system(real_catalogue, org):
 
 
 @pytest.fixture
-def assess(django_capture_on_commit_callbacks):
-    def run(system, actor) -> Assessment:
-        with django_capture_on_commit_callbacks(execute=True):
-            assessment, _ = services.assessment_start(system=system, actor=actor.user)
-        assessment.refresh_from_db()
-        return assessment
-
-    return run
-
-
-@pytest.fixture
 def done(assess, system, owner) -> Assessment:
     return assess(system, owner)
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from assessments import deadlines, services
+from assessments import deadlines
 from assessments.models import Finding
 from governance.models import Role
 from governance.registry import system_archive
@@ -190,18 +190,6 @@ def test_it_starts_a_legal_date_in_its_jurisdictions_zone():
 
 
 # --- Legal dates from real findings -------------------------------------------------------------
-
-
-@pytest.fixture
-def assess(django_capture_on_commit_callbacks):
-    def run(system, actor):
-        with django_capture_on_commit_callbacks(execute=True):
-            assessment, created = services.assessment_start(system=system, actor=actor.user)
-        assert created
-        assessment.refresh_from_db()
-        return assessment
-
-    return run
 
 
 def legal(response) -> dict[tuple[dt.date, str], deadlines.Entry]:

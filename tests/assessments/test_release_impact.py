@@ -38,18 +38,6 @@ def make_current(code: str) -> CatalogueRelease:
 
 
 @pytest.fixture
-def assess(django_capture_on_commit_callbacks):
-    def run(system, actor) -> Assessment:
-        with django_capture_on_commit_callbacks(execute=True):
-            assessment, created = services.assessment_start(system=system, actor=actor.user)
-        assert created
-        assessment.refresh_from_db()
-        return assessment
-
-    return run
-
-
-@pytest.fixture
 def amended(real_catalogue) -> CatalogueRelease:
     assert real_catalogue.code == AMENDED
     return real_catalogue

@@ -422,6 +422,7 @@ def _reminders(org: Organisation, today: dt.date) -> tuple[list[Entry], list[Ent
             due_date__lte=today + dt.timedelta(days=thresholds[-1]),
             owner__is_active=True,
             owner__memberships__organisation=org,
+            system__archived_at__isnull=True,  # as `actions.overdue_q`
         )
         .values_list("pk", "code", "title", "due_date", "owner_id", "created_at", "system__name")
     )

@@ -9,14 +9,13 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import IO, Any
 
-import xlsxwriter
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import RemediationAction
-from .reports import Echo, csv_cell
+from .reports import Echo, csv_cell, write_xlsx
 
 # (header, column width in characters)
 COLUMNS = [
@@ -88,31 +87,11 @@ def actions_csv(rows: QuerySet[RemediationAction], today: dt.date) -> Iterator[s
 
 
 def actions_xlsx(rows: QuerySet[RemediationAction], today: dt.date, path: IO[bytes]) -> None:
-    """Write the actions as an XLSX workbook, in constant memory. Text is written with
-    write_string, never write(), so a title starting with "=" stays text."""
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
-    try:
-        sheet = workbook.add_worksheet(gettext("Actions")[:31])
-        bold = workbook.add_format({"bold": True})
-        date = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-        for column, (_header, width) in enumerate(COLUMNS):
-            sheet.set_column(column, column, width)
-        sheet.freeze_panes(1, 1)
-        last_row = 0
-        for row_number, row in enumerate(action_rows(rows, today)):
-            for column, value in enumerate(row):
-                if row_number == 0:
-                    sheet.write_string(row_number, column, value, bold)
-                elif isinstance(value, dt.datetime):
-                    sheet.write_datetime(row_number, column, value, moment)
-                elif isinstance(value, dt.date):
-                    sheet.write_datetime(row_number, column, value, date)
-                elif value in (None, ""):
-                    sheet.write_blank(row_number, column, None)
-                else:
-                    sheet.write_string(row_number, column, str(value))
-            last_row = row_number
-        sheet.autofilter(0, 0, last_row, len(COLUMNS) - 1)
-    finally:
-        workbook.close()
+    """Write the actions as an XLSX workbook, in constant memory, the titles frozen."""
+    write_xlsx(
+        path,
+        sheet_name=gettext("Actions"),
+        widths=[width for _header, width in COLUMNS],
+        rows=action_rows(rows, today),
+        frozen_columns=1,
+    )

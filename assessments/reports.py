@@ -8,7 +8,7 @@ run inside a request.
 import csv
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -247,24 +247,34 @@ def _sheet_name(name: str) -> str:
     return name[:31] or "Findings"
 
 
-def findings_xlsx(assessment: Assessment, path: str | os.PathLike[str] | IO[bytes]) -> None:
-    """Write the findings as an XLSX workbook to `path` (a file name or a binary file).
+def write_xlsx(
+    path: str | os.PathLike[str] | IO[bytes],
+    *,
+    sheet_name: str,
+    widths: list[int],
+    rows: Iterable[list[Any]],
+    frozen_columns: int = 0,
+) -> None:
+    """Write a header row and data rows as one sheet of an XLSX workbook, in constant memory.
 
-    Rows are written in order in constant memory. Text is written with write_string, never
-    write(), so a note starting with "=" stays text and is never turned into a formula."""
+    Dates and times stay dates and times; text is written with write_string, never write(),
+    so free text starting with "=" stays text and is never turned into a formula."""
     workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
     try:
-        sheet = workbook.add_worksheet(_sheet_name(gettext("Findings")))
+        sheet = workbook.add_worksheet(_sheet_name(sheet_name))
         bold = workbook.add_format({"bold": True})
         date = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        for column, (_header, width) in enumerate(COLUMNS):
+        moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        for column, width in enumerate(widths):
             sheet.set_column(column, column, width)
-        sheet.freeze_panes(1, 0)
+        sheet.freeze_panes(1, frozen_columns)
         last_row = 0
-        for row_number, row in enumerate(findings_rows(assessment)):
+        for row_number, row in enumerate(rows):
             for column, value in enumerate(row):
                 if row_number == 0:
                     sheet.write_string(row_number, column, value, bold)
+                elif isinstance(value, dt.datetime):
+                    sheet.write_datetime(row_number, column, value, moment)
                 elif isinstance(value, dt.date):
                     sheet.write_datetime(row_number, column, value, date)
                 elif value in (None, ""):
@@ -272,6 +282,16 @@ def findings_xlsx(assessment: Assessment, path: str | os.PathLike[str] | IO[byte
                 else:
                     sheet.write_string(row_number, column, str(value))
             last_row = row_number
-        sheet.autofilter(0, 0, last_row, len(COLUMNS) - 1)
+        sheet.autofilter(0, 0, last_row, len(widths) - 1)
     finally:
         workbook.close()
+
+
+def findings_xlsx(assessment: Assessment, path: str | os.PathLike[str] | IO[bytes]) -> None:
+    """Write the findings as an XLSX workbook to `path` (a file name or a binary file)."""
+    write_xlsx(
+        path,
+        sheet_name=gettext("Findings"),
+        widths=[width for _header, width in COLUMNS],
+        rows=findings_rows(assessment),
+    )

@@ -276,6 +276,9 @@ def assessment_run(*, assessment_id: int) -> str:
             return "superseded"
         summary = _write_findings(assessment, result, previous, release)
         summary["unanswered"] = unanswered
+        opened = actions.open_for_gaps(assessment=assessment)
+        if opened:
+            summary["actions_opened"] = len(opened)
         now = timezone.now()
         Assessment.objects.filter(system_id=assessment.system_id, latest=True).update(latest=False)
         Assessment.objects.filter(pk=assessment.pk).update(
@@ -294,12 +297,7 @@ def assessment_run(*, assessment_id: int) -> str:
             eu_tier=result.eu_tier, assessed_at=now
         )
         assessment.refresh_from_db()
-        opened = actions.open_for_gaps(assessment=assessment)
         notify.assessment_completed(assessment=assessment, actions_opened=len(opened))
-        if opened:
-            Assessment.objects.filter(pk=assessment.pk).update(
-                summary={**summary, "actions_opened": len(opened)}
-            )
     return "completed"
 
 

@@ -31,6 +31,7 @@ from governance.models import (
 )
 
 from . import notify
+from .integrations import events
 from .models import (
     ACTIVE_STATUSES,
     GAP_STATUSES,
@@ -252,6 +253,7 @@ def action_create(
         )
         if owner is not None and owner.pk != actor.user_id:
             notify.assigned(action=action, actor=actor.user)
+        events.actions_changed([action], created=True)
     return action
 
 
@@ -294,6 +296,7 @@ def action_update(
         locked.save()
         if locked.owner_id and locked.owner_id != before_owner and locked.owner_id != actor.user_id:
             notify.assigned(action=locked, actor=actor.user)
+        events.actions_changed([locked])
     return locked
 
 
@@ -310,20 +313,26 @@ def allowed_moves(action: RemediationAction, actor: Membership) -> list[str]:
             actor.role not in MANAGER_ROLES
         ):
             continue
-        if target == S.VERIFIED and action.done_by_id == actor.user_id:
+        if target == S.VERIFIED and (actor.user_id is None or action.done_by_id == actor.user_id):
             continue
         moves.append(target)
     return moves
 
 
 def action_transition(
-    *, action: RemediationAction, actor: Membership, status: str, reason: str = ""
+    *,
+    action: RemediationAction,
+    actor: Membership,
+    status: str,
+    reason: str = "",
+    origin: str = "",
 ) -> RemediationAction:
     """Move an action along its workflow.
 
     Verifying needs a compliance officer or admin other than whoever marked it done, and marks
-    the gaps it closes as met. Cancelling needs a reason. Reopening a verified action puts its
-    findings back as they were."""
+    the gaps it closes as met; an API key (no person) never verifies. Cancelling needs a reason.
+    Reopening a verified action puts its findings back as they were. `origin` names the
+    ticketing system a change came from, so it is not pushed back there."""
     _require_editor(actor)
     reason = (reason or "").strip()
     with transaction.atomic():
@@ -343,11 +352,14 @@ def action_transition(
             raise ValidationError(_("Only a compliance officer or an admin can do this."))
         if status == S.CANCELLED and not reason:
             raise ValidationError({"reason": _("Say why the action is cancelled.")})
+        if status == S.VERIFIED and actor.user_id is None:
+            raise ValidationError(_("A person must verify the work, not an API client."))
         if status == S.VERIFIED and locked.done_by_id == actor.user_id:
             raise ValidationError(
                 _("Someone other than whoever completed the work must verify it.")
             )
         now = timezone.now()
+        touched: list[Finding] = []
         fields = ["status", "updated_at"]
         if status == S.DONE:
             locked.done_by, locked.done_at = actor.user, now
@@ -355,13 +367,13 @@ def action_transition(
         elif status == S.VERIFIED:
             locked.verified_by, locked.verified_at = actor.user, now
             fields += ["verified_by", "verified_at"]
-            _close_findings(locked, actor)
+            touched = _close_findings(locked, actor)
         elif status == S.CANCELLED:
             locked.cancel_reason = reason
             fields.append("cancel_reason")
         elif status == S.OPEN:  # reopening
             if current == S.VERIFIED:
-                _reopen_findings(locked, actor)
+                touched = _reopen_findings(locked, actor)
             locked.verified_by = locked.verified_at = None
             locked.done_by = locked.done_at = None
             locked.cancel_reason = ""
@@ -375,6 +387,8 @@ def action_transition(
             ActionComment.objects.create(
                 organisation=locked.organisation, action=locked, author=actor.user, body=reason
             )
+        events.actions_changed([locked], origin=origin)
+        events.findings_updated(touched)
     return locked
 
 
@@ -388,8 +402,9 @@ def _current_links(action: RemediationAction):
     )
 
 
-def _close_findings(action: RemediationAction, actor: Membership) -> None:
+def _close_findings(action: RemediationAction, actor: Membership) -> list[Finding]:
     now = timezone.now()
+    closed = []
     for link in _current_links(action):
         finding = link.finding
         if finding.status not in GAP_STATUSES or not finding.assessment.is_editable:
@@ -402,10 +417,13 @@ def _close_findings(action: RemediationAction, actor: Membership) -> None:
         finding.updated_by = actor.user
         finding.updated_at = now
         finding.save(update_fields=["status", "updated_by", "updated_at"])
+        closed.append(finding)
+    return closed
 
 
-def _reopen_findings(action: RemediationAction, actor: Membership) -> None:
+def _reopen_findings(action: RemediationAction, actor: Membership) -> list[Finding]:
     now = timezone.now()
+    reopened = []
     for link in _current_links(action).exclude(status_before_verify=""):
         finding = link.finding
         if finding.status != FindingStatus.MET:
@@ -416,9 +434,11 @@ def _reopen_findings(action: RemediationAction, actor: Membership) -> None:
             finding.updated_at = now
             finding.save(update_fields=["status", "updated_by", "updated_at"])
             link.status_before_verify = ""
+            reopened.append(finding)
         # Otherwise the assessment is awaiting approval or approved and is not rewritten: the
         # link keeps the status, and the next run puts it back (`carry_links`).
         link.save(update_fields=["status_before_verify"])
+    return reopened
 
 
 # --- Bulk --------------------------------------------------------------------------------------
@@ -725,7 +745,7 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
             legal_force=Obligation.LegalForce.BINDING,
         )
         .exclude(action_links__isnull=False)
-        .select_related("obligation__penalty", "system")
+        .select_related("obligation__penalty", "system__owner")
         .order_by("id")
     )
     if not gaps:
@@ -737,10 +757,10 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
         actions = [
             RemediationAction(
                 organisation=org,
-                system_id=finding.system_id,
+                system=finding.system,
                 title=f"{finding.obligation_code}: {finding.obligation.title}"[:300],
                 description=finding.obligation.summary,
-                owner_id=finding.system.owner_id if finding.system.owner_id in members else None,
+                owner=finding.system.owner if finding.system.owner_id in members else None,
                 due_date=finding.due_date,
                 priority=priority_for([finding], finding.due_date, today),
                 origin=ActionOrigin.AUTO,
@@ -755,4 +775,5 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
             for action, finding in zip(actions, gaps, strict=True)
         ]
     )
+    events.actions_changed(actions, created=True)
     return actions

@@ -397,6 +397,7 @@ def send_reminders(*, now: dt.datetime | None = None) -> dict[str, int]:
     the `send_notification_emails` beat (every minute) rather than a task per organisation.
     """
     from . import actions  # actions imports this module
+    from .integrations import events
 
     now = now or timezone.now()
     counts = {"organisations": 0, "due_soon": 0, "overdue": 0, "priorities": 0}
@@ -407,6 +408,7 @@ def send_reminders(*, now: dt.datetime | None = None) -> dict[str, int]:
             soon, late = _reminders(org, today)
             counts["due_soon"] += _insert(org, NotificationKind.DUE_SOON, soon)[0]
             counts["overdue"] += actions_overdue(org=org, late=late, today=today)
+            events.actions_overdue(org, today)
         counts["organisations"] += 1
     return counts
 
@@ -447,8 +449,9 @@ def _reminders(org: Organisation, today: dt.date) -> tuple[list[Entry], list[Ent
 
 def actions_overdue(*, org: Organisation, late: Sequence[Entry], today: dt.date) -> int:
     """The moment beat finds actions of `org` overdue (one entry per action and due date,
-    keyed `overdue:<action>:<due>`). Tells each owner once; the `action.overdue` webhook event
-    belongs here too, keyed the same way. Returns how many notifications are new."""
+    keyed `overdue:<action>:<due>`). Tells each owner once (the `action.overdue` webhook goes
+    out from `events.actions_overdue`, keyed the same way). Returns how many notifications are
+    new."""
     return _insert(org, NotificationKind.OVERDUE, late)[0]
 
 

@@ -32,6 +32,7 @@ from governance.models import (
 
 from . import actions, engine, notify
 from .engine import questionnaire
+from .integrations import events
 from .models import (
     Assessment,
     AssessmentBatch,
@@ -298,6 +299,7 @@ def assessment_run(*, assessment_id: int) -> str:
         )
         assessment.refresh_from_db()
         notify.assessment_completed(assessment=assessment, actions_opened=len(opened))
+        events.assessment_completed(assessment)
     return "completed"
 
 
@@ -558,6 +560,7 @@ def mark_stale_after_release(*, release: CatalogueRelease) -> int:
         impact["organisations_affected"] = len(by_org)
         CatalogueRelease.objects.filter(pk=release.pk).update(impact=impact)
         notify.release_published(release=release, systems_by_org=by_org)
+        events.release_published(release, by_org)
     return len(impacts)
 
 
@@ -626,7 +629,11 @@ def finding_update(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Finding.objects.select_for_update().select_related("assessment").get(pk=finding.pk)
+        locked = (
+            Finding.objects.select_for_update(of=("self",))
+            .select_related("assessment", "organisation", "system")
+            .get(pk=finding.pk)
+        )
         _editable(locked.assessment)
         locked.status = status
         locked.notes = notes.strip()
@@ -640,6 +647,7 @@ def finding_update(
                 "updated_at",
             ]
         )  # fmt: skip
+        events.finding_updated(locked)
     return locked
 
 

@@ -103,3 +103,21 @@ def send_digests() -> int:
     """Beat: one daily digest per user of the notifications they want bundled."""
     with audit_context(source="task:send_digests"):
         return notify.send_digests()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def deliver_webhooks() -> dict:
+    """Beat and after commit: send the webhook deliveries that are due (new and retries)."""
+    from .integrations import webhooks
+
+    with audit_context(source="task:deliver_webhooks"):
+        return webhooks.deliver_due()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def sync_tickets() -> dict:
+    """Beat and after commit: push flagged actions to their Jira / ServiceNow tickets."""
+    from .integrations import tickets
+
+    with audit_context(source="task:sync_tickets"):
+        return tickets.sync_due()

@@ -1,6 +1,5 @@
 from django.urls import include, path
 
-from . import api
 from .views import actions, dashboard, deadlines, notifications, reports, review, runs
 
 app_patterns = [
@@ -89,20 +88,6 @@ app_patterns = [
     ),
 ]
 
-api_patterns = [
-    path(
-        "systems/<uuid:system_code>/assessments/",
-        api.assessment_create,
-        name="api_assessment_create",
-    ),
-    path("assessments/<uuid:assessment_code>/", api.assessment_detail, name="api_assessment"),
-    path(
-        "assessments/<uuid:assessment_code>/findings/",
-        api.finding_list,
-        name="api_assessment_findings",
-    ),
-]
-
 urlpatterns = [
     path(
         "accounts/notifications/",
@@ -110,5 +95,6 @@ urlpatterns = [
         name="notification_preferences",
     ),
     path("o/<uuid:org_code>/", include(app_patterns)),
-    path("api/v1/orgs/<uuid:org_code>/", include(api_patterns)),
+    path("o/<uuid:org_code>/settings/webhooks/", include("assessments.views.webhooks")),
+    path("o/<uuid:org_code>/settings/ticketing/", include("assessments.views.connectors")),
 ]

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "governance",
     "assessments",
 ]
@@ -205,6 +207,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "assessments.tasks.send_digests",
         "schedule": env.int("DIGEST_EVERY", default=900),
     },
+    # Deliveries and ticket syncs are also queued on commit; the beat picks up retries that fell
+    # due and anything a lost task left behind.
+    "deliver-webhooks": {
+        "task": "assessments.tasks.deliver_webhooks",
+        "schedule": env.int("WEBHOOK_SWEEP_EVERY", default=30),
+    },
+    "sync-tickets": {
+        "task": "assessments.tasks.sync_tickets",
+        "schedule": env.int("TICKET_SYNC_EVERY", default=60),
+    },
+    "purge-idempotency-keys": {
+        "task": "governance.tasks.purge_idempotency_keys",
+        "schedule": 60 * 60,
+    },
 }
 
 # Daily digests go out once a day per user, from this hour (UTC) on.
@@ -226,10 +242,46 @@ ASSESSMENT_MAX_ATTEMPTS = env.int("ASSESSMENT_MAX_ATTEMPTS", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "governance.api.auth.ApiKeyAuthentication",
+        "governance.api.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["governance.api.conventions.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": env.str("API_RATE", default="600/min")},
+    "EXCEPTION_HANDLER": "governance.api.conventions.problem_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kakehashi API",
+    "DESCRIPTION": (
+        "AI-regulation compliance for the EU and Japan: systems, assessments, findings, "
+        "remediation actions, the regulatory catalogue, webhooks and the audit trail. "
+        "Authenticate with an organisation API key (`Authorization: Bearer kk_…`)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+}
+
+# Secrets at rest (ticketing tokens, webhook secrets): Fernet keys, newest first. Without any,
+# a key is derived from SECRET_KEY (so rotating SECRET_KEY then needs the old one listed here).
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+# Outbound webhook and ticketing calls: private, loopback and link-local addresses are refused
+# unless this is on (tests and a receiver on the same host need it).
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+OUTBOUND_TIMEOUT = env.int("OUTBOUND_TIMEOUT", default=10)
+# A failing webhook is retried with exponential backoff and jitter for about three days.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
 
 LOGGING = {
     "version": 1,

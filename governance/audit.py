@@ -133,7 +133,20 @@ def audit_context(
             connection.close()
 
 
-def set_actor(ctx: dict[str, Any], *, user_id: int) -> None:
-    """Change the actor of the current context, e.g. once a visitor has signed up or logged in."""
-    ctx["user"] = user_id
+def set_actor(
+    ctx: dict[str, Any],
+    *,
+    user_id: int | None = None,
+    api_key_id: int | None = None,
+    source: str | None = None,
+) -> None:
+    """Change the actor of the current context: once a visitor has signed up or logged in, or
+    once an API request has been authenticated by its key."""
+    if user_id is not None:
+        ctx["user"] = user_id
+    if api_key_id is not None:
+        ctx.pop("user", None)
+        ctx["api_key"] = api_key_id
+    if source is not None:
+        ctx["source"] = source
     _apply(json.dumps(ctx))

@@ -57,3 +57,12 @@ def send_email(subject: str, body: str, to: list[str], html_body: str | None = N
 @shared_task
 def clear_expired_sessions() -> None:
     SessionStore.clear_expired()
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Forget Idempotency-Key responses older than a day."""
+    from .apikeys import purge_idempotency_records
+
+    with audit_context(source="task:purge_idempotency_keys"):
+        return purge_idempotency_records()

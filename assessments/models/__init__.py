@@ -10,6 +10,18 @@ from .actions import (
     RemediationAction,
 )
 from .findings import GAP_STATUSES, Evidence, Finding, FindingStatus
+from .integrations import (
+    DeliveryStatus,
+    EventType,
+    ExternalTicket,
+    SyncState,
+    TicketingConnection,
+    TicketSystem,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from .notifications import (
     DEFAULT_EMAIL_CHOICES,
     DigestRun,
@@ -33,11 +45,14 @@ __all__ = [
     "Assessment",
     "AssessmentBatch",
     "AssessmentStatus",
+    "DeliveryStatus",
     "DigestRun",
     "EmailChoice",
     "EmailState",
+    "EventType",
     "Evidence",
     "EvidenceKind",
+    "ExternalTicket",
     "Finding",
     "FindingStatus",
     "Notification",
@@ -46,5 +61,12 @@ __all__ = [
     "Priority",
     "RemediationAction",
     "ReviewState",
+    "SyncState",
     "SystemImpact",
+    "TicketSystem",
+    "TicketingConnection",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -1,8 +1,23 @@
-from django.urls import path
+"""The map of /api/v1/. Each module owns its `urlpatterns`; the rules every endpoint follows
+(errors, pagination, idempotency, ETags, throttling) live in conventions.py."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import catalogue
 
+org_patterns = [
+    path("", include("governance.api.systems")),
+    path("", include("governance.api.audit")),
+    path("", include("assessments.api.runs")),
+    path("", include("assessments.api.actions")),
+    path("", include("assessments.api.webhooks")),
+]
+
 urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("catalogue/releases/", catalogue.release_list, name="api_catalogue_releases"),
     path("catalogue/regulations/", catalogue.regulation_list, name="api_catalogue_regulations"),
     path("catalogue/obligations/", catalogue.obligation_list, name="api_catalogue_obligations"),
@@ -12,4 +27,6 @@ urlpatterns = [
         name="api_catalogue_obligation",
     ),
     path("catalogue/crosswalk/", catalogue.crosswalk_list, name="api_catalogue_crosswalk"),
+    path("orgs/<uuid:org_code>/", include(org_patterns)),
+    path("inbound/", include("assessments.integrations.inbound")),
 ]

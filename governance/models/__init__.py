@@ -1,3 +1,4 @@
+from .apikeys import ApiKey, ApiScope, IdempotencyRecord
 from .audit import AuditEvent
 from .catalogue import (
     ROLES,
@@ -19,11 +20,14 @@ __all__ = [
     "ROLES",
     "AISystem",
     "AISystemVersion",
+    "ApiKey",
+    "ApiScope",
     "AuditEvent",
     "CatalogueRelease",
     "ClassificationRule",
     "CrosswalkLink",
     "EuTier",
+    "IdempotencyRecord",
     "Invitation",
     "Jurisdiction",
     "LifecycleStage",

@@ -6,7 +6,7 @@ work and the client polls the assessment until `status` is completed or failed.
 """
 
 from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.urls import path, reverse
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
@@ -16,10 +16,10 @@ from rest_framework.response import Response
 
 from governance.access import get_membership_for_user, get_system_for_member
 
-from . import selectors, services
-from .access import get_assessment_for_member
-from .models import Assessment, Finding
-from .models.runs import Source
+from .. import selectors, services
+from ..access import get_assessment_for_member
+from ..models import Assessment, Finding
+from ..models.runs import Source
 
 
 class AssessmentOut(serializers.ModelSerializer):
@@ -105,3 +105,18 @@ def finding_list(request: Request, org_code, assessment_code) -> Response:
     paginator = FindingPages()
     page = paginator.paginate_queryset(rows, request)
     return paginator.get_paginated_response(FindingOut(page, many=True).data)
+
+
+urlpatterns = [
+    path(
+        "systems/<uuid:system_code>/assessments/",
+        assessment_create,
+        name="api_assessment_create",
+    ),
+    path("assessments/<uuid:assessment_code>/", assessment_detail, name="api_assessment"),
+    path(
+        "assessments/<uuid:assessment_code>/findings/",
+        finding_list,
+        name="api_assessment_findings",
+    ),
+]

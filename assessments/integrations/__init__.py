@@ -1,0 +1,1 @@
+"""Outbound webhooks and ticketing connectors (Jira Cloud, ServiceNow)."""

@@ -1,0 +1,3 @@
+"""Placeholder: inbound Jira / ServiceNow webhooks (issue 6)."""
+
+urlpatterns: list = []

@@ -11,12 +11,13 @@ DEVSTACK := $(VENV_PYTHON) -m scripts.devstack
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint clean
+.PHONY: help venv run test lint schema clean
 
 help:
 	@echo "make run     start Kakehashi with its worker and beat on http://127.0.0.1:$${PORT:-8000}/"
 	@echo "make test    run the test suite (pytest arguments: make test ARGS='-k name -x')"
 	@echo "make lint    ruff, migration check, tenant-access lint and Django's deployment checks"
+	@echo "make schema  regenerate docs/api/openapi.yaml from the code (a test fails when it is stale)"
 	@echo "make clean   delete var/ (local databases, logs, generated keys); keeps .venv"
 
 # Debian ships ensurepip separately (python3-venv); without it, make the venv bare and fetch pip.
@@ -50,6 +51,11 @@ lint: $(INSTALLED)
 	ALLOWED_HOSTS=kakehashi.example \
 	CSRF_TRUSTED_ORIGINS=https://kakehashi.example \
 	$(DEVSTACK) exec -- $(VENV_PYTHON) manage.py check --deploy --fail-level WARNING
+
+# The committed OpenAPI schema; tests/api/test_schema.py fails when the code has moved on.
+schema: $(INSTALLED)
+	$(DEVSTACK) exec -- $(VENV_PYTHON) manage.py spectacular --validate --fail-on-warn \
+		--file docs/api/openapi.yaml
 
 clean:
 	rm -rf var

@@ -13,3 +13,6 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("assessments.urls")),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

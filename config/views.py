@@ -1,7 +1,10 @@
+from http import HTTPStatus
+
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -41,3 +44,30 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+def _api_problem(request: HttpRequest, status: int, code: str, detail: str) -> JsonResponse:
+    body = {
+        "type": f"tag:kakehashi,2026:problem/{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.path,
+    }
+    return JsonResponse(body, status=status, content_type="application/problem+json")
+
+
+def not_found(request: HttpRequest, exception=None):
+    """Problem details for an unknown /api/ path; the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _api_problem(request, 404, "not_found", "There is no such API endpoint.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest):
+    if request.path.startswith("/api/"):
+        return _api_problem(
+            request, 500, "server_error", "Something went wrong on our side; it has been logged."
+        )
+    return defaults.server_error(request)

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from .models import AISystem, Invitation, Membership, Organisation, Role
+from .models import AISystem, ApiKey, Invitation, Membership, Organisation, Role
 
 
 def _as_uuid(code: object) -> uuid.UUID:
@@ -69,6 +69,13 @@ def get_invitation_for_member(membership: Membership, code: object) -> Invitatio
     try:
         return Invitation.objects.for_org(membership.organisation).get(code=_as_uuid(code))
     except Invitation.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def get_api_key_for_member(membership: Membership, code: object) -> ApiKey:
+    try:
+        return ApiKey.objects.for_org(membership.organisation).get(code=_as_uuid(code))
+    except ApiKey.DoesNotExist as exc:
         raise Http404 from exc
 
 

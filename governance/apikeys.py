@@ -115,3 +115,10 @@ def idempotency_store(record: IdempotencyRecord, *, status_code: int, body, head
 def idempotency_abandon(record: IdempotencyRecord) -> None:
     """Forget a request that failed, so the client may retry it with the same key."""
     IdempotencyRecord.objects.filter(pk=record.pk).delete()
+
+
+def keys_for(org) -> list[ApiKey]:
+    """The organisation's keys, active first, with who created and revoked them."""
+    rows = ApiKey.objects.for_org(org).select_related("created_by", "revoked_by")
+    now = timezone.now()
+    return sorted(rows, key=lambda k: (k.state(now) != "active", -k.created_at.timestamp()))

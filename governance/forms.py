@@ -1,3 +1,4 @@
+import datetime as dt
 import zoneinfo
 
 from django import forms
@@ -5,9 +6,10 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.template import loader
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Jurisdiction, Organisation, Role, User
+from .models import ApiScope, Jurisdiction, Organisation, Role, User
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -113,3 +115,27 @@ class QueuedPasswordResetForm(PasswordResetForm):
             else None
         )
         send_email.delay(subject, body, [to_email], html)
+
+
+EXPIRY_CHOICES = [
+    ("30", _("In 30 days")),
+    ("90", _("In 90 days")),
+    ("365", _("In a year")),
+    ("never", _("Never")),
+]
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Say who uses it, e.g. “Jira automation” or “Quarterly export script”."),
+    )
+    scope = forms.ChoiceField(
+        label=_("Access"), choices=ApiScope.choices, initial=ApiScope.READ, widget=forms.RadioSelect
+    )
+    expires = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, initial="90")
+
+    def expires_at(self) -> dt.datetime | None:
+        days = self.cleaned_data["expires"]
+        return None if days == "never" else timezone.now() + dt.timedelta(days=int(days))

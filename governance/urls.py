@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .forms import QueuedPasswordResetForm
-from .views import accounts, audit, catalogue, members, orgs, systems
+from .views import accounts, apikeys, audit, catalogue, members, orgs, systems
 
 account_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -40,6 +40,12 @@ account_patterns = [
 org_patterns = [
     path("", orgs.org_dashboard, name="org_dashboard"),
     path("settings/", orgs.org_settings, name="org_settings"),
+    path("settings/api-keys/", apikeys.api_key_list, name="api_key_list"),
+    path(
+        "settings/api-keys/<uuid:key_code>/revoke/",
+        apikeys.api_key_revoke,
+        name="api_key_revoke",
+    ),
     path("members/", members.member_list, name="member_list"),
     path("members/<uuid:member_code>/role/", members.member_role, name="member_role"),
     path("members/<uuid:member_code>/remove/", members.member_remove, name="member_remove"),

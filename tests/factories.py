@@ -3,7 +3,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from governance.models import Invitation, Membership, Organisation, Role, User
+from governance.models import ApiKey, Invitation, Membership, Organisation, Role, User
 
 PASSWORD = "correct horse battery staple"
 
@@ -32,6 +32,19 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.CONTRIBUTOR
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key row without a usable token (tests that call the API use `apikeys.api_key_create`)."""
+
+    class Meta:
+        model = ApiKey
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+    prefix = factory.Sequence(lambda n: f"f{n:011x}")
+    secret_hash = "0" * 64
+    scope = "read"
 
 
 class InvitationFactory(factory.django.DjangoModelFactory):

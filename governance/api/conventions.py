@@ -34,6 +34,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler
@@ -170,11 +171,14 @@ class ProblemSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField(), required=False)
 
 
-def problems(*codes: int) -> dict[int, OpenApiResponse]:
-    """Schema entries for the error statuses an operation may answer."""
+def problems(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
+    """Schema entries for the error statuses an operation may answer (always 400, 401, 403, 404
+    and 429), as `application/problem+json`."""
     return {
-        code: OpenApiResponse(ProblemSerializer, description=HTTPStatus(code).phrase)
-        for code in (400, 401, 403, 404, 429, *codes)
+        (code, PROBLEM_JSON): OpenApiResponse(
+            ProblemSerializer, description=HTTPStatus(code).phrase
+        )
+        for code in sorted({400, 401, 403, 404, 429, *codes})
     }
 
 
@@ -185,6 +189,10 @@ class ClientRateThrottle(SimpleRateThrottle):
     """One budget per API key or user; anonymous callers by address."""
 
     scope = "client"
+
+    def get_rate(self) -> str | None:
+        # Read at request time (DRF binds the rates at import), so a settings change applies.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request: Request, view) -> str:
         ident = principal(request) or f"ip:{self.get_ident(request)}"

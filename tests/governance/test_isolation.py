@@ -20,6 +20,7 @@ from ..conftest import client_for
 from ..factories import (
     ActionEvidenceFactory,
     AISystemFactory,
+    ApiKeyFactory,
     AssessmentBatchFactory,
     AssessmentFactory,
     EvidenceFactory,
@@ -81,6 +82,7 @@ def object_codes(org) -> dict[str, str]:
         "batch_code": str(AssessmentBatchFactory(organisation=org).code),
         "action_code": str(attachment.action.code),
         "attachment_code": str(attachment.code),
+        "key_code": str(ApiKeyFactory(organisation=org).code),
         "release_code": CatalogueRelease.objects.get(is_current=True).code,
     }
 

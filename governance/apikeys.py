@@ -3,9 +3,11 @@
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -107,9 +109,14 @@ def idempotency_claim(
 
 
 def idempotency_store(record: IdempotencyRecord, *, status_code: int, body, headers: dict) -> None:
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        status_code=status_code, body=body, headers=headers
-    )
+    record.status_code = status_code
+    record.body = json.dumps(body, cls=DjangoJSONEncoder)
+    record.headers = headers
+    record.save(update_fields=["status_code", "body", "headers"])
+
+
+def idempotency_body(record: IdempotencyRecord):
+    return json.loads(record.body) if record.body else None
 
 
 def idempotency_abandon(record: IdempotencyRecord) -> None:

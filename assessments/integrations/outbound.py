@@ -108,4 +108,27 @@ def request(method: str, url: str, **kwargs) -> requests.Response:
     kwargs.setdefault("timeout", settings.OUTBOUND_TIMEOUT)
     kwargs.setdefault("allow_redirects", False)
     with session() as s:
-        return s.request(method, url, **kwargs)
+        try:
+            return s.request(method, url, **kwargs)
+        except requests.ConnectionError as exc:
+            blocked = _blocked_inside(exc)
+            if blocked is not None:
+                raise blocked from exc
+            raise
+
+
+def _blocked_inside(exc: BaseException, seen: set[int] | None = None) -> BlockedDestination | None:
+    """The refusal urllib3 wrapped (in a ProtocolError or MaxRetryError) on its way up."""
+    seen = seen if seen is not None else set()
+    if id(exc) in seen:
+        return None
+    seen.add(id(exc))
+    if isinstance(exc, BlockedDestination):
+        return exc
+    inner = [*exc.args, getattr(exc, "reason", None), exc.__cause__, exc.__context__]
+    for candidate in inner:
+        if isinstance(candidate, BaseException):
+            found = _blocked_inside(candidate, seen)
+            if found is not None:
+                return found
+    return None

@@ -1,10 +1,10 @@
 """Who is calling the API, and as whom inside an organisation.
 
 Machine clients send `Authorization: Bearer kk_…` (an organisation's API key); the browser uses
-its session, with CSRF. Either way a view resolves one actor for the organisation in its URL
-with `get_actor`: a Membership for a signed-in member, a KeyActor for a key of that
-organisation, and a 404 for anyone else, so a response never confirms another organisation
-exists.
+its session, with CSRF (DRF's SessionAuthentication). Either way a view resolves one actor for
+the organisation in its URL with `get_actor`: a Membership for a signed-in member, a KeyActor
+for a key of that organisation, and a 404 for anyone else, so a response never confirms another
+organisation exists.
 """
 
 import zoneinfo
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -67,8 +68,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="kakehashi"'
 
 
-class SessionAuthentication(authentication.SessionAuthentication):
-    """The browser's session, CSRF-checked on unsafe methods (DRF's own)."""
+class ApiKeySchema(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes API keys (a bearer token)."""
+
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "kk_<prefix>_<secret>",
+            "description": "An organisation API key from Settings → API keys.",
+        }
 
 
 @dataclass(frozen=True)

@@ -400,7 +400,7 @@ def idempotent(handler: Callable) -> Callable:
             if record.status_code is None:
                 raise Conflict(_("A request with this Idempotency-Key is still in progress."))
             return Response(
-                record.body,
+                apikeys.idempotency_body(record),
                 status=record.status_code,
                 headers={**record.headers, "Idempotent-Replayed": "true"},
             )
@@ -415,7 +415,7 @@ def idempotent(handler: Callable) -> Callable:
         apikeys.idempotency_store(
             record,
             status_code=response.status_code,
-            body=json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)),
+            body=response.data,
             headers={name: response[name] for name in ("Location", "ETag") if name in response},
         )
         return response

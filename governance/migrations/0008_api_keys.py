@@ -2,11 +2,12 @@
 
 import uuid
 
-import django.core.serializers.json
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
+
+import governance.crypto
 
 
 class Migration(migrations.Migration):
@@ -99,12 +100,7 @@ class Migration(migrations.Migration):
                 ("path", models.CharField(max_length=500)),
                 ("fingerprint", models.CharField(max_length=64)),
                 ("status_code", models.PositiveSmallIntegerField(null=True)),
-                (
-                    "body",
-                    models.JSONField(
-                        encoder=django.core.serializers.json.DjangoJSONEncoder, null=True
-                    ),
-                ),
+                ("body", governance.crypto.EncryptedTextField(blank=True)),
                 ("headers", models.JSONField(default=dict)),
                 (
                     "created_at",

@@ -3,11 +3,11 @@
 import uuid
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..crypto import EncryptedTextField
 from .tenancy import Organisation, TenantQuerySet
 
 
@@ -97,7 +97,8 @@ class IdempotencyRecord(models.Model):
     path = models.CharField(max_length=500)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
-    body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    # The first response's JSON, encrypted: it may hold a secret shown once (a webhook's).
+    body = EncryptedTextField(blank=True)
     headers = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

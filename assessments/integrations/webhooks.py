@@ -14,13 +14,14 @@ data, the endpoints its receivers).
 
 Delivery is at least once. `deliver_due` claims due deliveries (`FOR UPDATE SKIP LOCKED`, so
 concurrent sweeps never share one), commits, then makes each HTTP call outside any transaction.
-A failure waits with exponential backoff and full jitter: the wait after attempt n is uniform in
-[0, cap n], with caps of
+A failure waits with exponential backoff and jitter: the wait after attempt n is uniform within
+15 % either side of a nominal wait, the nominal waits being
 
-    5 s, 5 min, 30 min, 2 h, 5 h, then equal steps until the caps add up to three days
+    5 s, 5 min, 30 min, 2 h, 5 h, then equal steps until they add up to three days
 
-(with the default 15 attempts the last nine caps are about 7 h 10 min each). So the last
-attempt comes at most three days after the first (about a day and a half on average). After
+(with the default 15 attempts the last nine are about 7 h 10 min each). So the last attempt
+comes about three days after the first (2.55 to 3.45 days; jitter spreads receivers' retries
+apart, it does not shorten the span). After
 `WEBHOOK_MAX_ATTEMPTS` attempts the delivery fails; a 410 Gone disables the endpoint at once
 and its deliveries wait, unsent, until an admin re-enables it. A delivery a dead worker left
 `sending` for ten minutes is sent again.
@@ -65,6 +66,7 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 ROTATION_GRACE = dt.timedelta(hours=24)
 STUCK_AFTER = dt.timedelta(minutes=10)
 RETRY_SPAN = dt.timedelta(days=3)
+JITTER = 0.15
 FIRST_WAITS = (
     dt.timedelta(seconds=5),
     dt.timedelta(minutes=5),
@@ -136,10 +138,11 @@ def retry_caps(max_attempts: int | None = None) -> list[dt.timedelta]:
 
 
 def retry_wait(attempt: int) -> dt.timedelta:
-    """How long to wait after failed attempt number `attempt` (1-based): full jitter."""
+    """How long to wait after failed attempt number `attempt` (1-based): the nominal wait,
+    jittered by up to 15 % either way."""
     caps = retry_caps()
-    cap = caps[min(attempt, len(caps)) - 1]
-    return dt.timedelta(seconds=_rng.uniform(0, cap.total_seconds()))
+    cap = caps[min(attempt, len(caps)) - 1].total_seconds()
+    return dt.timedelta(seconds=_rng.uniform(cap * (1 - JITTER), cap * (1 + JITTER)))
 
 
 # --- Permissions and validation ----------------------------------------------------------------

@@ -121,3 +121,12 @@ def sync_tickets() -> dict:
 
     with audit_context(source="task:sync_tickets"):
         return tickets.sync_due()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def check_ticketing_connection(connection_id: int) -> str:
+    """Try a ticketing connection's credentials; the outcome lands in its `last_error`."""
+    from .integrations import tickets
+
+    with audit_context(source="task:check_ticketing_connection"):
+        return tickets.connection_check(connection_id=connection_id)

@@ -34,6 +34,7 @@ from governance.models import Membership
 from governance.selectors import members as org_members
 
 from .. import action_exports, action_selectors, actions
+from ..integrations import tickets
 from ..access import get_action_for_member, get_attachment_for_member
 from ..action_forms import (
     ActionBulkForm,
@@ -379,6 +380,7 @@ def _detail_page(
         earlier_links=[link for link in links if not link.finding.assessment.latest],
         comments=action_selectors.action_comments(action),
         evidence=action_selectors.action_evidence(action),
+        tickets=tickets.tickets_for_action(action),
         history=_history(action_selectors.action_history(action), members),
         moves=[(move, MOVE_LABELS[move]) for move in moves if move != S.CANCELLED],
         can_cancel=S.CANCELLED in moves,

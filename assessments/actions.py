@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import re
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -653,7 +653,8 @@ def evidence_add_link(
         url=(url or "").strip(),
         added_by=actor.user,
     )
-    evidence.full_clean(exclude=["organisation", "action", "file"])
+    # added_by is None for an API key.
+    evidence.full_clean(exclude=["organisation", "action", "file", "added_by"])
     if not evidence.url:  # the model allows it blank (files have none); a link needs one
         raise ValidationError({"url": _("Give the link's address.")})
     if ActionEvidence.objects.filter(action=action, url=evidence.url).exists():
@@ -777,3 +778,58 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
     )
     events.actions_changed(actions, created=True)
     return actions
+
+
+# --- The API's single-call edits ---------------------------------------------------------------
+
+
+def action_change(
+    *,
+    action: RemediationAction,
+    actor: Membership,
+    changes: dict[str, object],
+    status: str = "",
+    reason: str = "",
+    check: Callable[[RemediationAction], None] | None = None,
+) -> RemediationAction:
+    """Edit fields, then move the status, all or nothing (the API's PATCH). `check` runs once
+    the action is locked, before anything changes (a precondition such as If-Match); a status
+    the action already has is no move."""
+    with transaction.atomic():
+        locked = RemediationAction.objects.select_for_update().get(pk=action.pk)
+        if check is not None:
+            check(locked)
+        if changes:
+            locked = action_update(action=locked, actor=actor, **changes)
+        if status and status != locked.status:
+            locked = action_transition(action=locked, actor=actor, status=status, reason=reason)
+    return locked
+
+
+def deletable(action: RemediationAction) -> bool:
+    """A mistake can be deleted: an open action opened by hand that nobody has worked on (no
+    comments, evidence or ticket in a connected tool). Anything else is cancelled instead, so
+    its history stays."""
+    return (
+        action.origin == ActionOrigin.MANUAL
+        and action.status == S.OPEN
+        and not action.comments.exists()
+        and not action.evidence.exists()
+        and not action.tickets.filter(connection__isnull=False).exclude(external_id="").exists()
+    )
+
+
+def action_delete(*, action: RemediationAction, actor: Membership) -> None:
+    """Delete an action opened by mistake (see `deletable`); the audit triggers keep the row."""
+    _require_manager(actor)
+    with transaction.atomic():
+        locked = RemediationAction.objects.select_for_update().get(pk=action.pk)
+        if not deletable(locked):
+            raise ValidationError(
+                _(
+                    "Only an open action opened by hand, with no comments, evidence or synced "
+                    "tickets, can be deleted: cancel it instead."
+                ),
+                code="in_use",
+            )
+        locked.delete()

@@ -249,7 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.conventions.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"client": env.str("API_RATE", default="600/min")},
     "EXCEPTION_HANDLER": "governance.api.conventions.problem_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "governance.api.schema.Schema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -236,3 +236,32 @@ class ActionEvidenceFactory(factory.django.DjangoModelFactory):
     kind = "link"
     title = factory.Sequence(lambda n: f"Document {n}")
     url = factory.Sequence(lambda n: f"https://docs.example.com/{n}")
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.WebhookEndpoint"
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.WebhookDelivery"
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    organisation = factory.SelfAttribute("endpoint.organisation")
+    event = factory.SubFactory(
+        "tests.factories.WebhookEventFactory", organisation=factory.SelfAttribute("..organisation")
+    )
+
+
+class WebhookEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.WebhookEvent"
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    type = "action.updated"
+    payload = factory.LazyAttribute(lambda e: {"type": e.type, "timestamp": "", "data": {}})

@@ -13,7 +13,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from assessments.models import SystemImpact
+from assessments.models import ExternalTicket, SystemImpact
 from governance.models import AuditEvent, CatalogueRelease, Invitation, Membership
 
 from ..conftest import client_for
@@ -26,6 +26,8 @@ from ..factories import (
     EvidenceFactory,
     InvitationFactory,
     MembershipFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
 )
 
 
@@ -56,9 +58,11 @@ def keywords(route: str) -> set[str]:
 
 # Keywords of objects that belong to no organisation.
 GLOBAL_KEYS = {"release_code"}
+# Keywords that name no object, only a kind (the ticketing system of a settings page).
+KIND_KEYS = {"system"}
 ROUTES = org_routes()
 # Pages reached through some organisation's object: another organisation's is a 404.
-OBJECT_ROUTES = [(n, r) for n, r in ROUTES if keywords(r) - {"org_code"} - GLOBAL_KEYS]
+OBJECT_ROUTES = [(n, r) for n, r in ROUTES if keywords(r) - {"org_code"} - GLOBAL_KEYS - KIND_KEYS]
 # Pages of a global object, seen through one's own organisation.
 GLOBAL_ROUTES = [
     (n, r)
@@ -71,6 +75,7 @@ def object_codes(org) -> dict[str, str]:
     """One object of each kind inside `org`, by URL keyword."""
     evidence = EvidenceFactory(finding__assessment__system__organisation=org)
     attachment = ActionEvidenceFactory(action__system__organisation=org)
+    webhook = WebhookEndpointFactory(organisation=org)
     return {
         "org_code": str(org.code),
         "member_code": str(MembershipFactory(organisation=org).code),
@@ -83,6 +88,19 @@ def object_codes(org) -> dict[str, str]:
         "action_code": str(attachment.action.code),
         "attachment_code": str(attachment.code),
         "key_code": str(ApiKeyFactory(organisation=org).code),
+        "ticket_code": str(
+            ExternalTicket.objects.create(
+                organisation=org,
+                action=attachment.action,
+                system="github",
+                external_key="#1",
+                sync_state="manual",
+                needs_sync=False,
+            ).code
+        ),
+        "webhook_code": str(webhook.code),
+        "delivery_code": str(WebhookDeliveryFactory(endpoint=webhook).code),
+        "system": "jira",
         "release_code": CatalogueRelease.objects.get(is_current=True).code,
     }
 

@@ -28,23 +28,24 @@ def get_assessment_for_member(membership: Membership, code: object) -> Assessmen
         raise Http404 from exc
 
 
-def get_finding_for_member(membership: Membership, code: object) -> Finding:
+def get_finding_for_member(membership: Membership, code: object, *, lock: bool = False) -> Finding:
+    """A finding of the caller's organisation; with `lock`, its row is locked until the
+    transaction ends (a conditional update that compares, then writes)."""
+    rows = Finding.objects.for_org(membership.organisation)
+    if lock:
+        rows = rows.select_for_update(of=("self",))
     try:
-        return (
-            Finding.objects.for_org(membership.organisation)
-            .select_related(
-                "assessment",
-                "assessment__release",
-                "system",
-                "obligation",
-                "obligation__provision",
-                "obligation__regulation",
-                "obligation__penalty",
-                "risk_approved_by",
-                "updated_by",
-            )
-            .get(code=_as_uuid(code))
-        )
+        return rows.select_related(
+            "assessment",
+            "assessment__release",
+            "system",
+            "obligation",
+            "obligation__provision",
+            "obligation__regulation",
+            "obligation__penalty",
+            "risk_approved_by",
+            "updated_by",
+        ).get(code=_as_uuid(code))
     except Finding.DoesNotExist as exc:
         raise Http404 from exc
 

@@ -625,7 +625,7 @@ def finding_update(
             errors["risk_approver"] = _(
                 "A compliance officer or admin of the organisation must accept the risk."
             )
-        approver_id = approver.pk
+        approver_id = approver.pk if approver is not None else None
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

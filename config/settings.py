@@ -269,7 +269,28 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    # OpenAPI 3.1, for the `webhooks` section that documents the events we send.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [
+        f"assessments.api.webhooks.{name}_webhook"
+        for name in (
+            "action_created",
+            "action_updated",
+            "action_overdue",
+            "finding_updated",
+            "assessment_completed",
+            "release_published",
+        )
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "EventTypeEnum": "assessments.models.EventType",
+        "DeliveryStatusEnum": "assessments.models.DeliveryStatus",
+        "ActionStatusEnum": "assessments.models.ActionStatus",
+        "ActionOriginEnum": "assessments.models.ActionOrigin",
+        "PriorityEnum": "assessments.models.Priority",
+        "FindingStatusEnum": "assessments.models.FindingStatus",
+        "AssessmentStatusEnum": "assessments.models.AssessmentStatus",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 

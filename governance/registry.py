@@ -266,3 +266,28 @@ def versions(system: AISystem) -> QuerySet[AISystemVersion]:
         .filter(system=system)
         .select_related("changed_by")
     )
+
+
+NO_OWNER = "none"  # the API's `owner` filter value for systems nobody owns
+
+
+def api_systems(org: Organisation, *, owner: str = "", **filters: Any) -> QuerySet[AISystem]:
+    """The registry list for the API: `systems` with its filters, where `owner` is an e-mail
+    address or "none" (no owner), and each system's release loaded for its code."""
+    rows = systems(org, **filters).select_related("release")
+    if owner == NO_OWNER:
+        rows = rows.filter(owner__isnull=True)
+    elif owner:
+        rows = rows.filter(owner__email__iexact=owner)
+    return rows
+
+
+def member_user(org: Organisation, email: str) -> User | None:
+    """The member of the organisation with this e-mail address (any case), or None."""
+    membership = (
+        Membership.objects.for_org(org)
+        .select_related("user")
+        .filter(user__email__iexact=email.strip())
+        .first()
+    )
+    return membership.user if membership is not None else None

@@ -34,7 +34,6 @@ from governance.models import Membership
 from governance.selectors import members as org_members
 
 from .. import action_exports, action_selectors, actions
-from ..integrations import tickets
 from ..access import get_action_for_member, get_attachment_for_member
 from ..action_forms import (
     ActionBulkForm,
@@ -49,6 +48,7 @@ from ..action_forms import (
     finding_description,
     finding_title,
 )
+from ..integrations import tickets
 from ..models import ActionStatus, EvidenceKind, RemediationAction
 
 PAGE_SIZE = 50

@@ -1,13 +1,23 @@
 """Read-only catalogue endpoints under /api/v1/catalogue/.
 
-Lists are paginated by page number (`?page=`, 100 per page) and ordered by code. Every endpoint
-takes `release=<code>` (default: the current release). Query parameters are checked by an input
-serializer: an unknown parameter or value is a 400 whose body names the parameter, e.g.
-`{"role": ["\"king\" is not a known role."]}`. Texts come in both languages, `{"en": …, "ja": …}`.
+Anyone signed in and any organisation's API key reads them: the catalogue is global, not per
+organisation. Lists are paginated by page number (`?page=`, 100 per page) and ordered by code:
+unlike the organisation's lists, a release's rows never change once published and number a few
+hundred, so numbered pages are stable and cheap here. Every endpoint takes `release=<code>`
+(default: the current release). Query parameters are checked by an input serializer: an unknown
+parameter or value is a 400 problem whose `errors[].pointer` names the parameter, e.g.
+`/role`. Texts come in both languages, `{"en": …, "ja": …}`.
 """
 
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
@@ -26,6 +36,8 @@ from ..models import (
     PenaltyTier,
     Regulation,
 )
+from .auth import KeyScope
+from .conventions import problems
 
 # Input
 
@@ -103,6 +115,17 @@ def _params(serializer_class: type[Params], request: Request) -> dict:
 # Output
 
 
+class BilingualOut(serializers.Serializer):
+    en = serializers.CharField()
+    ja = serializers.CharField()
+
+
+class ProvisionOut(serializers.Serializer):
+    code = serializers.CharField()
+    reference = serializers.CharField()
+
+
+@extend_schema_field(BilingualOut)
 class BilingualField(serializers.Field):
     """`{"en": …, "ja": …}` from the model's `<name>_en` / `<name>_ja` pair."""
 
@@ -211,6 +234,7 @@ class ObligationSerializer(serializers.ModelSerializer):
             "source",
         ]
 
+    @extend_schema_field(ProvisionOut)
     def get_provision(self, obligation: Obligation) -> dict:
         return {"code": obligation.provision.code, "reference": obligation.provision.reference}
 
@@ -224,15 +248,32 @@ class ObligationDetailSerializer(ObligationSerializer):
     class Meta(ObligationSerializer.Meta):
         fields = [*ObligationSerializer.Meta.fields, "penalty_tier", "crosswalk"]
 
+    @extend_schema_field(CrosswalkLinkSerializer(many=True))
     def get_crosswalk(self, obligation: Obligation) -> list[dict]:
         return CrosswalkLinkSerializer(self.context["links"], many=True).data
 
 
 # Views
 
+TAGS = ["Catalogue"]
+PAGE = OpenApiParameter("page", OpenApiTypes.INT, description="A page number, from 1.")
+PERMISSIONS = [IsAuthenticated, KeyScope]
+
 
 class CataloguePagination(PageNumberPagination):
     page_size = 100
+
+
+def _paginated(name: str, serializer_class) -> serializers.Serializer:
+    return inline_serializer(
+        name=f"Paginated{name}List",
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
 
 
 def _page(request: Request, rows, serializer_class) -> Response:
@@ -241,8 +282,15 @@ def _page(request: Request, rows, serializer_class) -> Response:
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
+@extend_schema(
+    operation_id="catalogue_releases_list",
+    summary="List catalogue releases",
+    tags=TAGS,
+    parameters=[PAGE],
+    responses={200: _paginated("Release", ReleaseSerializer), **problems()},
+)
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes(PERMISSIONS)
 def release_list(request: Request) -> Response:
     """The releases you may read (drafts only for staff), by code."""
     _params(Params, request)
@@ -250,16 +298,30 @@ def release_list(request: Request) -> Response:
     return _page(request, releases, ReleaseSerializer)
 
 
+@extend_schema(
+    operation_id="catalogue_regulations_list",
+    summary="List a release's regulations",
+    tags=TAGS,
+    parameters=[RegulationParams, PAGE],
+    responses={200: _paginated("Regulation", RegulationSerializer), **problems()},
+)
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes(PERMISSIONS)
 def regulation_list(request: Request) -> Response:
     """The regulations of a release; filter: jurisdiction."""
     params = _params(RegulationParams, request)
     return _page(request, queries.regulations(**params), RegulationSerializer)
 
 
+@extend_schema(
+    operation_id="catalogue_obligations_list",
+    summary="List a release's obligations",
+    tags=TAGS,
+    parameters=[ObligationParams, PAGE],
+    responses={200: _paginated("Obligation", ObligationSerializer), **problems()},
+)
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes(PERMISSIONS)
 def obligation_list(request: Request) -> Response:
     """The obligations of a release; filters: jurisdiction, regulation, role, legal_force,
     applies_from_after and applies_from_before (inclusive dates, YYYY-MM-DD), q (code or title).
@@ -269,8 +331,16 @@ def obligation_list(request: Request) -> Response:
     return _page(request, rows, ObligationSerializer)
 
 
+@extend_schema(
+    operation_id="catalogue_obligations_retrieve",
+    summary="Read an obligation",
+    description="With its penalty tier and its crosswalk links in both directions.",
+    tags=TAGS,
+    parameters=[ReleaseParams],
+    responses={200: ObligationDetailSerializer, **problems()},
+)
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes(PERMISSIONS)
 def obligation_detail(request: Request, code: str) -> Response:
     params = _params(ReleaseParams, request)
     try:
@@ -281,8 +351,15 @@ def obligation_detail(request: Request, code: str) -> Response:
     return Response(ObligationDetailSerializer(obligation, context={"links": links}).data)
 
 
+@extend_schema(
+    operation_id="catalogue_crosswalk_list",
+    summary="List a release's crosswalk links",
+    tags=TAGS,
+    parameters=[ReleaseParams, PAGE],
+    responses={200: _paginated("CrosswalkLink", CrosswalkLinkSerializer), **problems()},
+)
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes(PERMISSIONS)
 def crosswalk_list(request: Request) -> Response:
     """The crosswalk links of a release, by source then target code."""
     params = _params(ReleaseParams, request)

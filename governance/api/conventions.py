@@ -37,7 +37,6 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.utils.urls import replace_query_param
-from rest_framework.views import exception_handler
 
 from .. import apikeys
 from .auth import get_actor, principal
@@ -133,6 +132,9 @@ class Unprocessable(exceptions.APIException):
 
 def problem_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's exception handler, answering in problem details."""
+    # Imported here: DRF's views module loads this module's throttle while it is itself loading.
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
     elif isinstance(exc, DjangoPermissionDenied):

@@ -89,8 +89,13 @@ class AISystem(models.Model):
     eu_tier = models.CharField(_("EU tier"), max_length=16, choices=EuTier.choices, blank=True)
     assessed_at = models.DateTimeField(_("last assessed"), null=True, blank=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    # None when an API key registered it, or its creator's account is gone.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("registered"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -29,8 +29,9 @@ def codes(response) -> list[str]:
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_it_refuses_anonymous_callers(catalogue, client, path):
     response = get(client, path)
-    assert response.status_code == 403
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["detail"] == "Authentication credentials were not provided."
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
@@ -192,14 +193,19 @@ def test_it_rejects_values_it_does_not_know_naming_the_parameter(
 ):
     response = get(member_client, path, **params)
     assert response.status_code == 400
-    assert response.json() == expected
+    errors = response.json()["errors"]
+    assert {e["pointer"]: [e["detail"]] for e in errors} == {
+        f"/{name}": messages for name, messages in expected.items()
+    }
 
 
 @pytest.mark.parametrize("path", LISTS)
 def test_it_rejects_parameters_it_does_not_know(catalogue, member_client, path):
     response = get(member_client, path, rol="eu.provider")
     assert response.status_code == 400
-    [message] = response.json()["rol"]
+    [error] = response.json()["errors"]
+    assert error["pointer"] == "/rol"
+    message = error["detail"]
     assert message.startswith("Unknown parameter. This endpoint takes: ")
 
 
@@ -244,13 +250,13 @@ def test_it_shows_an_obligation_as_in_another_release(catalogue, member_client):
 def test_it_answers_404_for_an_unknown_obligation(catalogue, member_client):
     response = get(member_client, "obligations/T-EU-ART50/", release="test-old")
     assert response.status_code == 404
-    assert response.json() == {"detail": "No obligation “T-EU-ART50” in this release."}
+    assert response.json()["detail"] == "No obligation “T-EU-ART50” in this release."
 
 
 def test_it_answers_404_before_any_release_is_published(db, member_client):
     response = get(member_client, "obligations/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "No catalogue release has been published yet."}
+    assert response.json()["detail"] == "No catalogue release has been published yet."
 
 
 # Crosswalk

@@ -1,0 +1,87 @@
+"""schemathesis against the committed OpenAPI schema: every operation, generated inputs, an
+organisation with real objects. No response may be a server error or disagree with the schema
+(status code, content type, headers, body).
+
+Path parameters are pointed at real objects of the organisation (generated UUIDs would only
+ever meet 404s), so PATCH, PUT and DELETE run on live rows. The number of examples per operation
+is kept small for CI (FUZZ_EXAMPLES raises it for a longer local run).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from governance.models import ApiScope
+
+from ..factories import (
+    ActionEvidenceFactory,
+    AISystemFactory,
+    AssessmentFactory,
+    FindingFactory,
+    RemediationActionFactory,
+)
+from .conftest import make_key
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.yaml"
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+schema = schemathesis.openapi.from_path(SCHEMA)
+schema.app = get_wsgi_application()
+
+
+@pytest.fixture
+def world(real_catalogue, owner, settings) -> dict:
+    """An organisation with one of each object, and a write key."""
+    settings.ALLOWED_HOSTS = ["*"]
+    org = owner.organisation
+    system = AISystemFactory(organisation=org, owner=owner.user)
+    assessment = AssessmentFactory(system=system)
+    finding = FindingFactory(assessment=assessment)
+    action = RemediationActionFactory(system=system, findings=[finding])
+    attachment = ActionEvidenceFactory(action=action, url="https://example.com/evidence")
+    codes = {
+        "org_code": str(org.code),
+        "system_code": str(system.code),
+        "assessment_code": str(assessment.code),
+        "finding_code": str(finding.code),
+        "action_code": str(action.code),
+        "attachment_code": str(attachment.code),
+    }
+    return {"codes": codes, "token": make_key(owner, ApiScope.WRITE, name="fuzz")}
+
+
+@schema.parametrize()
+@hypothesis_settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_it_never_fails_or_breaks_its_schema(case, world):
+    for name in case.path_parameters or {}:
+        if name in world["codes"]:
+            case.path_parameters[name] = world["codes"][name]
+    case.headers = case.headers or {}
+    case.headers["Authorization"] = f"Bearer {world['token']}"
+    case.call_and_validate(checks=CHECKS)

@@ -241,7 +241,9 @@ class ActionPatchIn(serializers.Serializer):
         if not attrs:
             raise serializers.ValidationError(_("Give at least one field to change."))
         if attrs.get("reason") and "status" not in attrs:
-            raise serializers.ValidationError({"reason": [_("A reason goes with a status.")]})
+            raise serializers.ValidationError(
+                {"reason": [_("Send a reason only together with a status.")]}
+            )
         return attrs
 
 
@@ -331,7 +333,9 @@ class ActionParams(Params):
             return value
         if value == "me":
             if self.context["actor"].user_id is None:
-                raise serializers.ValidationError(_("An API key owns nothing: give an e-mail."))
+                raise serializers.ValidationError(
+                    _("“me” means the signed-in member; with an API key, give an owner's e-mail.")
+                )
             return value
         return serializers.EmailField().run_validation(value)
 

@@ -81,7 +81,7 @@ class LabelOut(serializers.Serializer):
 class AssessmentOut(serializers.ModelSerializer):
     system = serializers.UUIDField(source="system.code")
     release = serializers.CharField(source="release.code")
-    stale_since = serializers.CharField(source="stale_since.code", default=None)
+    stale_since = serializers.CharField(source="stale_since.code", default=None, allow_null=True)
     labels = serializers.SerializerMethodField()
     href = serializers.SerializerMethodField()
     findings_href = serializers.SerializerMethodField()
@@ -122,7 +122,9 @@ class FindingOut(serializers.ModelSerializer):
     system = serializers.UUIDField(source="system.code")
     obligation = serializers.CharField(source="obligation_code")
     title = serializers.SerializerMethodField()
-    risk_approver = serializers.EmailField(source="risk_approved_by.email", default=None)
+    risk_approver = serializers.EmailField(
+        source="risk_approved_by.email", default=None, allow_null=True
+    )
     href = serializers.SerializerMethodField()
 
     class Meta:

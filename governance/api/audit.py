@@ -46,7 +46,7 @@ class AuditParams(Params):
         attrs = super().validate(attrs)
         since, until = attrs.get("since"), attrs.get("until")
         if since and until and since >= until:
-            raise serializers.ValidationError({"until": [_("This time is not after since.")]})
+            raise serializers.ValidationError({"until": [_("Give a time after “since”.")]})
         return attrs
 
 
@@ -66,7 +66,14 @@ class ObjectOut(serializers.Serializer):
     pk = serializers.CharField()
 
 
+@extend_schema_field({"type": ["object", "null"], "additionalProperties": True})
+class RowField(serializers.JSONField):
+    """A row as it was before or after the change (null for an insert's before)."""
+
+
 class AuditEventOut(serializers.ModelSerializer):
+    before = RowField(read_only=True)
+    after = RowField(read_only=True)
     object = serializers.SerializerMethodField()
     actor = serializers.SerializerMethodField()
     source = serializers.SerializerMethodField()

@@ -208,7 +208,7 @@ class ObligationSerializer(serializers.ModelSerializer):
     regulation = serializers.CharField(source="regulation.code", read_only=True)
     jurisdiction = serializers.CharField(source="regulation.jurisdiction", read_only=True)
     provision = serializers.SerializerMethodField()
-    penalty = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    penalty = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     title = BilingualField()
     summary = BilingualField()
     guidance = BilingualField()
@@ -242,7 +242,7 @@ class ObligationSerializer(serializers.ModelSerializer):
 class ObligationDetailSerializer(ObligationSerializer):
     """An obligation with its penalty tier and its crosswalk links, both directions."""
 
-    penalty_tier = PenaltyTierSerializer(source="penalty", read_only=True)
+    penalty_tier = PenaltyTierSerializer(source="penalty", read_only=True, allow_null=True)
     crosswalk = serializers.SerializerMethodField()
 
     class Meta(ObligationSerializer.Meta):

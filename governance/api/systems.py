@@ -91,7 +91,7 @@ class LatestAssessmentOut(serializers.Serializer):
 
 
 class SystemOut(serializers.ModelSerializer):
-    owner = serializers.EmailField(source="owner.email", default=None)
+    owner = serializers.EmailField(source="owner.email", default=None, allow_null=True)
     release = serializers.CharField(source="release.code")
     archived = serializers.BooleanField(source="is_archived")
     latest_assessment = serializers.SerializerMethodField()

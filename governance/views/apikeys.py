@@ -1,6 +1,7 @@
 """Organisation settings: API keys for machine clients (admins only)."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +14,7 @@ from ..forms import ApiKeyForm
 from ..models import Role
 
 
+@login_required
 @never_cache
 def api_key_list(request: HttpRequest, org_code) -> HttpResponse:
     """The organisation's keys, and a form for a new one. The new key's token is shown on the
@@ -50,6 +52,7 @@ def api_key_list(request: HttpRequest, org_code) -> HttpResponse:
     )
 
 
+@login_required
 def api_key_revoke(request: HttpRequest, org_code, key_code) -> HttpResponse:
     membership = get_membership_for_user(request, org_code)
     require_role(membership, Role.ADMIN)

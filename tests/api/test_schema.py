@@ -19,14 +19,14 @@ def test_it_commits_the_schema_the_code_generates(tmp_path):
     )
 
 
-def test_it_serves_the_schema(client):
+def test_it_serves_the_schema(db, client):
     response = client.get("/api/v1/schema/")
     assert response.status_code == 200
     assert b"openapi: 3" in response.content
     assert b"/api/v1/orgs/{org_code}/actions/" in response.content
 
 
-def test_it_serves_interactive_docs_without_a_cdn(client):
+def test_it_serves_interactive_docs_without_a_cdn(db, client):
     for url in ("/api/v1/docs/", "/api/v1/redoc/"):
         page = client.get(url).content.decode()
         assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page)

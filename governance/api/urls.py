@@ -2,7 +2,7 @@
 (errors, pagination, idempotency, ETags, throttling) live in conventions.py."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import catalogue
 
@@ -17,7 +17,6 @@ org_patterns = [
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("catalogue/releases/", catalogue.release_list, name="api_catalogue_releases"),
     path("catalogue/regulations/", catalogue.regulation_list, name="api_catalogue_regulations"),
     path("catalogue/obligations/", catalogue.obligation_list, name="api_catalogue_obligations"),

@@ -33,13 +33,14 @@ from governance.api.conventions import (
     KeysetPagination,
     OrgScoped,
     Params,
+    StrictInput,
     check_if_match,
     etag_of,
     idempotent,
     parse_params,
     problems,
+    require_editor,
 )
-from governance.api.systems import StrictInput, require_editor
 from governance.models import Jurisdiction
 
 from .. import dashboard, selectors, services

@@ -31,11 +31,11 @@ from governance.api.conventions import (
     KeysetPagination,
     OrgScoped,
     Params,
+    StrictInput,
     idempotent,
     parse_params,
     problems,
 )
-from governance.api.systems import StrictInput
 
 from ..integrations import webhooks
 from ..models import DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint

@@ -225,6 +225,27 @@ def parse_params(params_class: type[Params], request: Request, **context) -> dic
     return params.validated_data
 
 
+# Request bodies
+
+
+class StrictInput(serializers.Serializer):
+    """A request body; a field the operation does not take is an error, not ignored."""
+
+    def validate(self, attrs: dict) -> dict:
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                known = ", ".join(sorted(self.fields)) or "—"
+                message = _("Unknown field. This operation takes: %(known)s.") % {"known": known}
+                raise serializers.ValidationError({unknown[0]: [message]})
+        return attrs
+
+
+def require_editor(actor) -> None:
+    if not actor.can_edit:
+        raise exceptions.PermissionDenied(_("Your role cannot change this."))
+
+
 # Pagination
 
 

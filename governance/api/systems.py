@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,9 +32,11 @@ from .conventions import (
     KeysetPagination,
     OrgScoped,
     Params,
+    StrictInput,
     idempotent,
     parse_params,
     problems,
+    require_editor,
 )
 
 TAGS = ["Systems"]
@@ -45,24 +47,6 @@ LOCATION_HEADER = OpenApiParameter(
     description="The new resource.",
     response=[201, 202],
 )
-
-
-class StrictInput(serializers.Serializer):
-    """A request body; a field the operation does not take is an error, not ignored."""
-
-    def validate(self, attrs: dict) -> dict:
-        if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                known = ", ".join(sorted(self.fields)) or "—"
-                message = _("Unknown field. This operation takes: %(known)s.") % {"known": known}
-                raise serializers.ValidationError({unknown[0]: [message]})
-        return attrs
-
-
-def require_editor(actor) -> None:
-    if not actor.can_edit:
-        raise exceptions.PermissionDenied(_("Your role cannot change this."))
 
 
 def body_errors(exc: DjangoValidationError) -> serializers.ValidationError:

@@ -609,7 +609,7 @@ def _message(n: Notification) -> mail.EmailMultiAlternatives:
     org = n.organisation
     with (
         translation.override(_language(n.recipient, org)),
-        timezone.override(zoneinfo.ZoneInfo(org.time_zone)),
+        timezone.override(zoneinfo.ZoneInfo(n.recipient.time_zone_for(org))),
     ):
         context = {
             "recipient": n.recipient,
@@ -672,7 +672,8 @@ def _digest_message(notes: list[Notification]) -> mail.EmailMultiAlternatives:
     shown = newest[:DIGEST_LIMIT]
     kind_order = {kind: i for i, kind in enumerate(NotificationKind.values)}
     shown.sort(key=lambda n: (n.organisation.name, n.organisation_id, kind_order[n.kind]))
-    with translation.override(_language(user, shown[0].organisation)):
+    zone = zoneinfo.ZoneInfo(user.time_zone_for(shown[0].organisation))
+    with translation.override(_language(user, shown[0].organisation)), timezone.override(zone):
         groups = []
         for org, in_org in itertools.groupby(shown, key=lambda n: n.organisation):
             kinds = [

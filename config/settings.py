@@ -119,11 +119,14 @@ LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 60 * 60)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 
-# Language and time. Users choose their language; pages inside an organisation are shown in the
-# organisation's time zone. Everything is stored in UTC.
+# Language and time. Users choose their language; times are shown in the user's own time zone or,
+# when they chose none, in the organisation's. Everything is stored in UTC.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ja", _("Japanese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Date and time formats per language (config/formats/<lang>/formats.py): templates use the named
+# formats (SHORT_DATE_FORMAT, …), never a literal pattern, so Japanese readers get 2026/11/21.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

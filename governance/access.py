@@ -26,7 +26,8 @@ def _as_uuid(code: object) -> uuid.UUID:
 def get_membership_for_user(request: HttpRequest, org_code: object) -> Membership:
     """The signed-in user's membership of the organisation `org_code`, or 404.
 
-    It also activates the organisation's time zone for the rest of the request.
+    It also activates the time zone the user reads this organisation's times in (their own, or
+    the organisation's) for the rest of the request.
     """
     if not request.user.is_authenticated:
         raise Http404
@@ -36,7 +37,7 @@ def get_membership_for_user(request: HttpRequest, org_code: object) -> Membershi
         )
     except Membership.DoesNotExist as exc:
         raise Http404 from exc
-    timezone.activate(zoneinfo.ZoneInfo(membership.organisation.time_zone))
+    timezone.activate(zoneinfo.ZoneInfo(request.user.time_zone_for(membership.organisation)))
     if request.session.get("last_org") != str(membership.organisation.code):
         request.session["last_org"] = str(membership.organisation.code)
     return membership

@@ -88,9 +88,16 @@ class RegistrationForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        choices=lambda: [("", _("Each organisation's own")), *time_zone_choices()],
+        help_text=_("Leave as is to see each organisation's times in its own time zone."),
+    )
+
     class Meta:
         model = User
-        fields = ["full_name", "language"]
+        fields = ["full_name", "language", "time_zone"]
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

@@ -1,3 +1,4 @@
+import zoneinfo
 from collections.abc import Callable
 from contextlib import ExitStack
 
@@ -10,10 +11,11 @@ from .audit import audit_context
 
 
 class UserPreferencesMiddleware:
-    """Use the signed-in user's language; start every request in UTC.
+    """Use the signed-in user's language and time zone (UTC when they have none).
 
-    Organisation pages switch to the organisation's time zone in the access helper. Resetting
-    here matters because the active time zone is per thread and outlives a request.
+    Organisation pages switch to the organisation's time zone in the access helper unless the
+    user chose their own. Resetting here matters because the active time zone is per thread and
+    outlives a request.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -22,9 +24,12 @@ class UserPreferencesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         timezone.deactivate()
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.language:
-            translation.activate(user.language)
-            request.LANGUAGE_CODE = user.language
+        if user is not None and user.is_authenticated:
+            if user.language:
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = user.language
+            if user.time_zone:
+                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
         return self.get_response(request)
 
 

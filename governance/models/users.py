@@ -1,9 +1,16 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .tenancy import validate_time_zone
+
+if TYPE_CHECKING:
+    from .tenancy import Organisation
 
 
 class UserManager(BaseUserManager["User"]):
@@ -37,6 +44,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         choices=settings.LANGUAGES,
         blank=True,
         help_text=_("Leave empty to follow the browser."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text=_("Leave empty to see each organisation's times in its own time zone."),
     )
     is_staff = models.BooleanField(
         _("staff status"),
@@ -75,3 +89,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name or self.email
+
+    def time_zone_for(self, organisation: "Organisation | None" = None) -> str:
+        """The zone this person reads times in: their own, else the organisation's, else UTC."""
+        if self.time_zone:
+            return self.time_zone
+        return organisation.time_zone if organisation is not None else settings.TIME_ZONE

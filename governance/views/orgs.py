@@ -18,7 +18,7 @@ def home(request: HttpRequest) -> HttpResponse:
     last = request.session.get("last_org")
     for org in organisations:
         if str(org.code) == last or len(organisations) == 1:
-            return redirect("org_dashboard", org_code=org.code)
+            return redirect("dashboard", org_code=org.code)
     return render(request, "governance/org_list.html", {"organisations": organisations})
 
 
@@ -38,7 +38,7 @@ def org_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         org = services.organisation_create(creator=request.user, **form.cleaned_data)
         messages.success(request, _("Organisation created. You are its admin."))
-        return redirect("org_dashboard", org_code=org.code)
+        return redirect("dashboard", org_code=org.code)
     return render(request, "governance/org_form.html", {"form": form, "creating": True})
 
 

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments.models import AssessmentStatus
 from assessments.releases import compiled, current_release
-from assessments.selectors import system_panel
+from assessments.system_overview import system_overview
 
 from .. import registry, selectors
 from ..access import get_membership_for_user, get_system_for_member, require_editor
@@ -172,7 +172,7 @@ def system_detail(request: HttpRequest, org_code, system_code) -> HttpResponse:
         markets=market_labels(system, dict(market_choices(release))),
         roles=role_labels(system),
         tier=system.get_eu_tier_display() if system.eu_tier else _("Not assessed"),
-        panel=system_panel(membership, system),
+        overview=system_overview(membership, system),
     )
     return render(request, "governance/systems/detail.html", context)
 

@@ -119,7 +119,7 @@ def test_it_shows_the_dates_a_release_moves_for_a_high_risk_system(
     html = response.content.decode()
     assert "Hiring screener" in html
     assert ART14_EN in html
-    assert "<del>2026-08-02</del> → <ins>2027-12-02</ins>" in html
+    assert "<del>2 Aug 2026</del> → <ins>2 Dec 2027</ins>" in html
     assert "due earlier than needed" in html
     assert f'data-action="{auto.code}"' in html
     assert 'data-figure="systems">1<' in html

@@ -279,7 +279,7 @@ def test_it_filters_the_obligations(catalogue, member_client, params, expected):
 def test_it_explains_filters_it_cannot_use(catalogue, member_client, params, message):
     response = member_client.get("/catalogue/obligations/", params)
     assert response.status_code == 400
-    assert message in response.content.decode()
+    assert message in re.sub(r"<[^>]+>", "", response.content.decode())
     assert len(codes(response)) == 3  # the filter is left out, not applied half-way
 
 
@@ -459,7 +459,7 @@ def test_it_compares_the_dates_with_another_release(catalogue, member_client):
     assert [o.code for o in timeline.added] == ["T-EU-ART50"]
     assert timeline.removed == []
     page = re.sub(r"\s+", " ", response.content.decode())
-    assert "<del>2026-08-02</del> → <ins>2027-12-02</ins>" in page
+    assert "<del>2 Aug 2026</del> → <ins>2 Dec 2027</ins>" in page
     assert "Changes since Old release (test-old)" in page
 
 

@@ -86,3 +86,16 @@ def real_catalogue(db, _catalogue_files):
 
     write(_catalogue_files)
     return CatalogueRelease.objects.get(is_current=True)
+
+
+@pytest.fixture
+def committed_catalogue(transactional_db, _catalogue_files):
+    """The shipped catalogue, committed so worker processes and the live server can read it."""
+    from django.db import transaction
+
+    from governance.catalogue.store import write
+    from governance.models import CatalogueRelease
+
+    with transaction.atomic():
+        write(_catalogue_files)
+    return CatalogueRelease.objects.get(is_current=True)

@@ -22,19 +22,6 @@ from ..worker import new_queue, start_worker, stop_worker, tasks_sent_to, wait_f
 pytestmark = pytest.mark.worker
 
 
-@pytest.fixture
-def committed_catalogue(transactional_db, _catalogue_files):
-    """The shipped catalogue, committed so worker processes can read it."""
-    from django.db import transaction
-
-    from governance.catalogue.store import write
-    from governance.models import CatalogueRelease
-
-    with transaction.atomic():
-        write(_catalogue_files)
-    return CatalogueRelease.objects.get(is_current=True)
-
-
 def completed(assessment: Assessment):
     assessment.refresh_from_db()
     return assessment if assessment.status in ("completed", "failed") else None

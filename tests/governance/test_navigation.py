@@ -31,9 +31,12 @@ def org_url_names() -> set[str]:
             route = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
                 walk(pattern, route)
-            elif isinstance(pattern, URLPattern) and "<uuid:org_code>" in route:
-                if not route.startswith("api/"):
-                    names.add(pattern.name)
+            elif (
+                isinstance(pattern, URLPattern)
+                and "<uuid:org_code>" in route
+                and not route.startswith("api/")
+            ):
+                names.add(pattern.name)
 
     walk(get_resolver())
     return names

@@ -7,7 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from governance.models import Obligation, Organisation, TenantQuerySet
+from governance.models import ROLES, Obligation, Organisation, TenantQuerySet
 from governance.models.registry import AISystem
 
 from .runs import Assessment
@@ -98,6 +98,12 @@ class Finding(models.Model):
     @property
     def is_gap(self) -> bool:
         return self.status in GAP_STATUSES
+
+    @property
+    def role_labels(self) -> list[str]:
+        """The roles this finding applies in, as readers know them ("Provider (EU)")."""
+        labels = dict(ROLES)
+        return [str(labels.get(role, role)) for role in self.roles]
 
 
 class Evidence(models.Model):

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from governance.access import get_membership_for_user, require_role
 from governance.models import Membership, Role
@@ -110,11 +110,24 @@ def ticketing_save(request: HttpRequest, org_code, system: str) -> HttpResponse:
     return _page(request, membership, forms={system: form}, status=400)
 
 
+def _confirm(request: HttpRequest, membership: Membership, connection, *, deleting: bool):
+    context = {
+        "membership": membership,
+        "org": membership.organisation,
+        "connection": connection,
+        "deleting": deleting,
+    }
+    return render(request, "assessments/connectors/confirm.html", context)
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def ticketing_rotate(request: HttpRequest, org_code, system: str) -> HttpResponse:
+    """Asks first (GET); POST makes the new secret and shows it once."""
     membership = _admin(request, org_code)
     connection = _connection(membership, system)
+    if request.method == "GET":
+        return _confirm(request, membership, connection, deleting=False)
     secret = tickets.connection_rotate_secret(actor=membership, connection=connection)
     messages.success(
         request,
@@ -150,10 +163,13 @@ def ticketing_sync(request: HttpRequest, org_code, system: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def ticketing_delete(request: HttpRequest, org_code, system: str) -> HttpResponse:
+    """Asks first (GET), disconnects on POST."""
     membership = _admin(request, org_code)
     connection = _connection(membership, system)
+    if request.method == "GET":
+        return _confirm(request, membership, connection, deleting=True)
     tickets.connection_delete(actor=membership, connection=connection)
     messages.success(
         request,

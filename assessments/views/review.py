@@ -91,12 +91,21 @@ def evidence_add(request: HttpRequest, org_code, finding_code) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def evidence_remove(request: HttpRequest, org_code, evidence_code) -> HttpResponse:
+    """Asks first (GET), removes on POST."""
     membership = get_membership_for_user(request, org_code)
     evidence = get_evidence_for_member(membership, evidence_code)
     require_editor(membership)
     finding = get_finding_for_member(membership, evidence.finding.code)
+    if request.method == "GET":
+        context = {
+            "membership": membership,
+            "org": membership.organisation,
+            "finding": finding,
+            "evidence": evidence,
+        }
+        return render(request, "assessments/evidence_remove.html", context)
     try:
         services.evidence_remove(evidence=evidence, actor=membership)
     except ValidationError as exc:

@@ -111,11 +111,19 @@ def member_remove(request: HttpRequest, org_code, member_code) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def invitation_revoke(request: HttpRequest, org_code, invitation_code) -> HttpResponse:
+    """Asks first (GET), withdraws the invitation on POST."""
     membership = get_membership_for_user(request, org_code)
     invitation = get_invitation_for_member(membership, invitation_code)
     require_role(membership, Role.ADMIN)
+    org = membership.organisation
+    if request.method == "GET":
+        return render(
+            request,
+            "governance/invitation_revoke.html",
+            {"membership": membership, "org": org, "invitation": invitation},
+        )
     try:
         services.invitation_revoke(invitation=invitation)
     except ValidationError as exc:
@@ -124,4 +132,4 @@ def invitation_revoke(request: HttpRequest, org_code, invitation_code) -> HttpRe
         messages.success(
             request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email}
         )
-    return redirect("member_list", org_code=membership.organisation.code)
+    return redirect("member_list", org_code=org.code)

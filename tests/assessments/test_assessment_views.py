@@ -400,7 +400,7 @@ def test_it_filters_the_list(real_catalogue, org, member, system, assess):
 
     assert "Hiring screener" not in stale
     assert stale.count("stale</span>") == 2
-    assert "No assessment yet." in failed
+    assert "No assessment matches these filters." in failed
     assert "Hiring screener" in everything
 
 

@@ -131,7 +131,7 @@ def test_it_switches_between_organisations(member_client, member):
     assert b"Zeta Org" in page.content  # the switcher lists every organisation
     member_client.get(f"/o/{other.organisation.code}/")
     response = member_client.get("/")
-    assert response["Location"] == f"/o/{other.organisation.code}/"
+    assert response["Location"] == f"/o/{other.organisation.code}/dashboard/"
 
 
 def test_it_shows_a_chooser_to_someone_with_no_organisation(client, db):

@@ -7,6 +7,8 @@ the same organisation, and an outsider who is an admin of another organisation.
 import pytest
 from django.test import Client
 
+from assessments import services
+from assessments.models import Assessment
 from config.celery import app as celery_app
 from governance.catalogue.loader import read_files
 from governance.catalogue.store import write
@@ -99,3 +101,18 @@ def committed_catalogue(transactional_db, _catalogue_files):
     with transaction.atomic():
         write(_catalogue_files)
     return CatalogueRelease.objects.get(is_current=True)
+
+
+@pytest.fixture
+def assess(django_capture_on_commit_callbacks):
+    """Start an assessment of `system` as `actor`, run it (eagerly, on commit), and return it
+    re-read."""
+
+    def run(system, actor) -> Assessment:
+        with django_capture_on_commit_callbacks(execute=True):
+            assessment, created = services.assessment_start(system=system, actor=actor.user)
+        assert created
+        assessment.refresh_from_db()
+        return assessment
+
+    return run

@@ -9,7 +9,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments import services
 from assessments.models import (
     ActionStatus,
     Assessment,
@@ -29,20 +28,6 @@ from ..factories import (
     RemediationActionFactory,
     UserFactory,
 )
-
-
-@pytest.fixture
-def assess(django_capture_on_commit_callbacks):
-    """Run a real assessment of `system` through the service, eagerly, and re-read it."""
-
-    def run(system, actor) -> Assessment:
-        with django_capture_on_commit_callbacks(execute=True):
-            assessment, created = services.assessment_start(system=system, actor=actor.user)
-        assert created
-        assessment.refresh_from_db()
-        return assessment
-
-    return run
 
 
 @pytest.fixture

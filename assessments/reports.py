@@ -75,8 +75,6 @@ def report_context(assessment: Assessment) -> dict[str, Any]:
     prefetch_related_objects(
         findings, Prefetch("evidence", queryset=Evidence.objects.order_by("added_at", "id"))
     )
-    for finding in findings:
-        finding.role_labels = [str(selectors.ROLE_LABELS.get(r, r)) for r in finding.roles]
     count_rows, count_total = _count_rows(findings)
     return {
         "assessment": assessment,
@@ -185,7 +183,7 @@ def findings_rows(assessment: Assessment) -> Iterator[list[Any]]:
             finding.obligation_code,
             obligation.title,
             obligation.provision.reference,
-            ", ".join(str(selectors.ROLE_LABELS.get(r, r)) for r in finding.roles),
+            ", ".join(finding.role_labels),
             str(forces.get(finding.legal_force, finding.legal_force)),
             finding.applies_from,
             finding.due_date,

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from governance.models import AISystem, AISystemVersion, ApiKey, ApiScope, Role
 
-from ..assessments.conftest import assess  # noqa: F401 (a fixture)
 from ..factories import HIRING_TOOL_ANSWERS, AISystemFactory, MembershipFactory
 from .conftest import api, make_key
 
@@ -274,7 +273,7 @@ def test_it_replays_a_registration_with_the_same_idempotency_key(writer, org):
 # Reading, changing, archiving
 
 
-def test_it_reads_a_system_with_its_assessment(writer, owner, org, system, assess):  # noqa: F811
+def test_it_reads_a_system_with_its_assessment(writer, owner, org, system, assess):
     assessment = assess(system, owner)
     body = writer.get(system_url(system)).json()
     assert body["answers"] == system.answers

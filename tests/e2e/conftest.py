@@ -44,12 +44,13 @@ def _chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(_chromium_path) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     # Playwright's synchronous API keeps an asyncio loop in this thread, which makes Django
-    # refuse ORM calls from the test body. Nothing here is asynchronous, so allow them.
+    # refuse ORM calls from the test body. Nothing here is asynchronous, so allow them, for
+    # this package only: the browser (and its loop) closes when the package's tests are done.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:

@@ -94,6 +94,15 @@ def get_system_for_member(membership: Membership, code: object) -> AISystem:
     return system
 
 
+def last_used(request: HttpRequest, organisations: list[Organisation]) -> Organisation | None:
+    """Of `organisations` (the user's), the one they used last, or the only one."""
+    last = request.session.get("last_org") if hasattr(request, "session") else None
+    for org in organisations:
+        if str(org.code) == last or len(organisations) == 1:
+            return org
+    return None
+
+
 def organisations_for_user(user) -> list[Organisation]:
     if not user.is_authenticated:
         return []

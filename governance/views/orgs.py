@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from .. import selectors, services
-from ..access import get_membership_for_user, organisations_for_user, require_role
+from ..access import get_membership_for_user, last_used, organisations_for_user, require_role
 from ..forms import OrganisationForm
 from ..models import Role
 
@@ -15,10 +15,9 @@ from ..models import Role
 def home(request: HttpRequest) -> HttpResponse:
     """Send people to the organisation they used last, or let them choose."""
     organisations = organisations_for_user(request.user)
-    last = request.session.get("last_org")
-    for org in organisations:
-        if str(org.code) == last or len(organisations) == 1:
-            return redirect("dashboard", org_code=org.code)
+    org = last_used(request, organisations)
+    if org is not None:
+        return redirect("dashboard", org_code=org.code)
     return render(request, "governance/org_list.html", {"organisations": organisations})
 
 

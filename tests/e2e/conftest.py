@@ -68,10 +68,6 @@ def browser(_chromium_path) -> Iterator:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-class ExternalRequests(list):
-    """URLs of requests that left the live server (each was aborted)."""
-
-
 @pytest.fixture
 def new_page(browser, live_server) -> Iterator:
     """Open a fresh browser context (its own cookies) and page: `new_page()`.
@@ -79,7 +75,7 @@ def new_page(browser, live_server) -> Iterator:
     Contexts are closed after the test, which fails if any page asked for an outside URL.
     """
     origin = urlsplit(live_server.url).netloc
-    external = ExternalRequests()
+    external: list[str] = []  # URLs of requests that left the live server (each was aborted)
     contexts = []
 
     def guard(route):
@@ -131,6 +127,6 @@ def log_in(page, email: str, password: str) -> None:
 
 
 @pytest.fixture
-def compiled_messages(tmp_path_factory) -> None:
+def compiled_messages() -> None:
     """Compile locale/ja so pages render in Japanese (make test also compiles them)."""
     call_command("compilemessages", "--ignore", ".venv", verbosity=0)

@@ -18,16 +18,23 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
 
 
-@shared_task(bind=True, max_retries=3)
-def run_assessment(self, assessment_id: int) -> str:
-    """Claim, evaluate and complete one assessment; a transient database error retries with
-    backoff, anything else (or the last retry) fails it with a readable error."""
-    requested_by = (
+def _requester(assessment_id: int) -> int | None:
+    return (
         Assessment.objects.filter(pk=assessment_id)
         .values_list("requested_by_id", flat=True)
         .first()
     )
+
+
+@shared_task(bind=True, max_retries=3)
+def run_assessment(self, assessment_id: int) -> str:
+    """Claim, evaluate and complete one assessment; a transient database error retries with
+    backoff, anything else (or the last retry) fails it with a readable error."""
     try:
+        # Inside the try: a database that is away when the task starts is as transient as one
+        # that goes away mid-run. Outside it, every message taken during an outage was dropped,
+        # leaving its run queued until the sweep re-sent it (scripts/chaos found this).
+        requested_by = _requester(assessment_id)
         with audit_context(user_id=requested_by, source="task:run_assessment"):
             return services.assessment_run(assessment_id=assessment_id)
     except services.RunError as exc:

@@ -43,12 +43,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "governance",
+    "governance.security",
     "assessments",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after Django's, so every response gets the policy (settings below).
+    "csp.middleware.CSPMiddleware",
+    "governance.security.headers.PermissionsPolicyMiddleware",
     "governance.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,7 +63,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "governance.middleware.UserPreferencesMiddleware",
     "governance.middleware.AuditContextMiddleware",
+    "governance.middleware.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (an ended session says why) and before any view: ends idle and old
+    # sessions, and keeps a staff member without MFA on the enrolment page.
+    "governance.security.middleware.SessionTimeoutMiddleware",
+    "governance.security.middleware.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -92,6 +102,11 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Row-level security (governance/rls.py): each connection switches to this role, which owns no
+# table and sees only the rows of the organisation it works in; `migrate` runs as the login role
+# of DATABASE_URL (the owner) and creates the role, its grants and the policies. Empty turns the
+# switch off (the policies still exist, but the owner is not subject to them).
+DATABASES["default"]["APP_ROLE"] = env.str("DATABASE_APP_ROLE", default="kakehashi_app")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if "REDIS_URL" not in env and not DEBUG:
@@ -109,7 +124,10 @@ CACHES = {
 AUTH_USER_MODEL = "governance.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -118,6 +136,29 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 60 * 60)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+
+# Failed logins, counted in the cache per account (e-mail) and per client address within
+# LOGIN_FAILURE_WINDOW seconds; at the limit that account or address is locked for
+# LOGIN_LOCKOUT_SECONDS (governance/security/throttle.py). Wrong MFA codes count for the account.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Password-reset requests per address (e-mail) and per client address in the same window.
+PASSWORD_RESET_LIMIT = env.int("PASSWORD_RESET_LIMIT", default=5)
+PASSWORD_RESET_IP_LIMIT = env.int("PASSWORD_RESET_IP_LIMIT", default=20)
+# Wrong codes at the MFA step before the half-logged-in session is thrown away.
+MFA_FAILURE_LIMIT = env.int("MFA_FAILURE_LIMIT", default=5)
+# Proxies in front of the app whose X-Forwarded-For entry is trusted for the client address
+# (0: REMOTE_ADDR). Behind one TLS proxy, REMOTE_ADDR is the proxy's for everyone.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request and SESSION_ABSOLUTE_TIMEOUT
+# seconds after login, whichever comes first (governance/security/middleware.py).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_SAMESITE = "Lax"
+MFA_ISSUER = env.str("MFA_ISSUER", default="Kakehashi")
 
 # Language and time. Users choose their language; times are shown in the user's own time zone or,
 # when they chose none, in the organisation's. Everything is stored in UTC.
@@ -168,9 +209,57 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp, whose settings Django 6's own CSP adopts): this origin
+# only, and no inline script or style at all — no nonce, no hash, no 'unsafe-inline': templates
+# load static/js and static/css files. The API docs page adds data: images for Swagger UI's icons
+# (governance/api/urls.py). With DEBUG on, django-csp leaves Django's debug 404/500 pages alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Browser features no page uses, off for every page (governance/security/headers.py).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# 500 reports (the debug page, mails to ADMINS) hide secrets even with DEBUG on and mask any
+# API key, Authorization value or webhook secret left in them (governance/security/redaction.py).
+DEFAULT_EXCEPTION_REPORTER = "governance.security.redaction.RedactingExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "governance.security.redaction.SecretsExceptionReporterFilter"
 
 # Celery: JSON only, acknowledged after the work is done, one task at a time per process, and
-# re-queued when a worker dies mid-task. Tasks must therefore be idempotent.
+# re-queued when a worker dies mid-task. Tasks must therefore be idempotent. The broker's Redis
+# must keep an append-only file (appendonly yes, appendfsync everysec): without it a restart
+# drops every queued message, and runs wait for the sweep's re-send (ASSESSMENT_RESEND_AFTER).
+# `make chaos` kills Redis mid-batch and counts the messages before and after.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
@@ -293,7 +382,11 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "assessments.models.FindingStatus",
         "AssessmentStatusEnum": "assessments.models.AssessmentStatus",
     },
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    # After the enum hook: OpenAPI links between operations (governance/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "governance.api.schema.add_links",
+    ],
 }
 
 # Secrets at rest (ticketing tokens, webhook secrets): Fernet keys, newest first. Without any,
@@ -305,13 +398,49 @@ OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 OUTBOUND_TIMEOUT = env.int("OUTBOUND_TIMEOUT", default=10)
 # A failing webhook is retried with exponential backoff and jitter for about three days.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
+# Multiplies every retry wait: 1 in production; the chaos run (scripts/chaos) squeezes three
+# days of retries into seconds with 0.001.
+WEBHOOK_RETRY_SCALE = env.float("WEBHOOK_RETRY_SCALE", default=1.0)
 
+# Secrets never reach a log: configure_logging masks API keys, Authorization values, webhook
+# secrets and URL passwords in every record as it is created (whichever handler, Celery's
+# included), and every handler here filters again (governance/security/redaction.py).
+LOGGING_CONFIG = "governance.security.redaction.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact": {"()": "governance.security.redaction.RedactingFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "redact"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint narrates every PDF at INFO.
-    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {
+        # Django's defaults, with the filtered handlers above in place of its own.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # WeasyPrint narrates every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

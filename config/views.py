@@ -1,9 +1,13 @@
+import sys
 from http import HTTPStatus
 
+import kombu.exceptions
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -65,7 +69,38 @@ def not_found(request: HttpRequest, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+# A database or broker that does not answer (a restart, a failover) is no bug of ours and
+# passes: 503 with Retry-After tells clients and load balancers to come back, where a 500 would
+# page someone. Other database errors (a bad query) stay 500.
+UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        response: HttpResponse = _api_problem(
+            request,
+            503,
+            "service_unavailable",
+            _("The service is briefly unavailable; try again in a moment."),
+        )
+    else:
+        response = HttpResponse(
+            loader.get_template("503.html").render(), status=503, content_type="text/html"
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def server_error(request: HttpRequest):
+    if isinstance(sys.exc_info()[1], UNAVAILABLE):
+        return _unavailable(request)
     if request.path.startswith("/api/"):
         return _api_problem(
             request, 500, "server_error", "Something went wrong on our side; it has been logged."

@@ -1,11 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .forms import QueuedPasswordResetForm
+from .security import views as security
 from .views import accounts, apikeys, audit, catalogue, members, orgs, systems
 
 account_patterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", security.LoginView.as_view(), name="login"),
+    path("login/code/", security.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
@@ -15,7 +16,7 @@ account_patterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        security.PasswordResetView.as_view(),
         name="password_reset",
     ),
     path(
@@ -34,6 +35,9 @@ account_patterns = [
         name="password_reset_complete",
     ),
     path("profile/", accounts.profile, name="profile"),
+    path("security/mfa/setup/", security.mfa_setup, name="mfa_setup"),
+    path("security/mfa/disable/", security.mfa_disable, name="mfa_disable"),
+    path("security/mfa/recovery-codes/", security.mfa_recovery_codes, name="mfa_recovery_codes"),
     path("language/", accounts.set_language, name="set_language"),
 ]
 

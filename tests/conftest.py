@@ -10,11 +10,17 @@ from django.test import Client
 from assessments import services
 from assessments.models import Assessment
 from config.celery import app as celery_app
+from governance import rls
 from governance.catalogue.loader import read_files
 from governance.catalogue.store import write
 from governance.models import Role
+from governance.security.sessions import mark_verified
 
 from .factories import MembershipFactory, OrganisationFactory
+
+# Test code builds and inspects every organisation's rows, like a management command; the
+# requests it makes are scoped by TenantScopeMiddleware (tests/governance/test_rls.py).
+rls.set_process_default(rls.EVERYTHING)
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +61,24 @@ def outsider(other_org):
     )
 
 
-def client_for(membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
+def login_verified(client: Client, user) -> Client:
+    """force_login, with the session marked as past the MFA step, as a login with a code leaves
+    it: staff are kept on the enrolment page otherwise (governance/security/middleware.py)."""
+    client.force_login(user)
+    session = client.session
+    mark_verified(session)
+    session.save()
     return client
+
+
+def client_for(membership) -> Client:
+    return login_verified(Client(), membership.user)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    """pytest-django's superuser client, past the MFA step (see login_verified)."""
+    return login_verified(Client(), admin_user)
 
 
 @pytest.fixture

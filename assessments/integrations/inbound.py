@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import uuid
 
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -29,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance import rls
 from governance.api.conventions import problem, problems
 from governance.audit import set_actor
 
@@ -43,11 +45,21 @@ class Unusable(Exception):
 def _json(raw: bytes) -> dict:
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting recurses
         raise Unusable(_("The body is not valid JSON.")) from exc
     if not isinstance(body, dict):
         raise Unusable(_("The body is not a JSON object."))
     return body
+
+
+def _text(value: object, name: str) -> str:
+    """A scalar of the event as text; PostgreSQL text cannot hold a NUL character."""
+    if isinstance(value, dict | list):
+        raise Unusable(_("`%(name)s` must be text.") % {"name": name})
+    text = "" if value is None else str(value)
+    if "\x00" in text:
+        raise Unusable(_("`%(name)s` contains a NUL character.") % {"name": name})
+    return text
 
 
 def jira_signature_ok(secret: str, raw: bytes, header: str) -> bool:
@@ -55,7 +67,8 @@ def jira_signature_ok(secret: str, raw: bytes, header: str) -> bool:
     if scheme.strip().lower() != "sha256" or not digest:
         return False
     expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, digest.strip().lower())
+    # As bytes: compare_digest refuses a str with non-ASCII characters.
+    return hmac.compare_digest(expected.encode(), digest.strip().lower().encode())
 
 
 def servicenow_secret_ok(secret: str, header: str) -> bool:
@@ -70,7 +83,8 @@ def _jira_event(body: dict) -> dict | None:
     if body.get("webhookEvent") != "jira:issue_updated":
         return None
     issue = body.get("issue")
-    items = (body.get("changelog") or {}).get("items")
+    changelog = body.get("changelog")
+    items = changelog.get("items") if isinstance(changelog, dict) else None
     if not isinstance(issue, dict) or not isinstance(items, list):
         raise Unusable(_("An issue_updated event needs `issue` and `changelog.items`."))
     change = next(
@@ -88,9 +102,12 @@ def _jira_event(body: dict) -> dict | None:
         raise Unusable(_("The status change has no `toString`."))
     at = None
     if isinstance(body.get("timestamp"), int):
-        at = dt.datetime.fromtimestamp(body["timestamp"] / 1000, tz=dt.UTC)
-    return {"id": str(issue.get("id", "")), "key": str(issue.get("key", "")), "status": status,
-            "at": at}  # fmt: skip
+        try:
+            at = dt.datetime.fromtimestamp(body["timestamp"] / 1000, tz=dt.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise Unusable(_("`timestamp` is out of range.")) from exc
+    return {"id": _text(issue.get("id"), "issue.id"), "key": _text(issue.get("key"), "issue.key"),
+            "status": _text(status, "toString"), "at": at}  # fmt: skip
 
 
 def _servicenow_event(body: dict) -> dict:
@@ -100,12 +117,21 @@ def _servicenow_event(body: dict) -> dict:
         raise Unusable(_("Send `sys_id` or `correlation_id`."))
     if state is None or str(state) == "":
         raise Unusable(_("Send the record's `state`."))
+    updated = _text(record.get("sys_updated_on"), "sys_updated_on")
+    at = servicenow.updated_at(updated)
+    if updated and at is None:
+        raise Unusable(_("`sys_updated_on` is not a date and time."))
+    code = _text(record.get("correlation_id"), "correlation_id")
+    try:
+        code = str(uuid.UUID(code)) if code else ""
+    except ValueError:
+        code = ""  # not one of our actions' codes
     return {
-        "id": str(record.get("sys_id", "")),
-        "key": str(record.get("number", "")),
-        "code": str(record.get("correlation_id", "")),
-        "status": str(state),
-        "at": servicenow.updated_at(str(record.get("sys_updated_on", ""))),
+        "id": _text(record.get("sys_id"), "sys_id"),
+        "key": _text(record.get("number"), "number"),
+        "code": code,
+        "status": _text(state, "state"),
+        "at": at,
     }
 
 
@@ -122,9 +148,13 @@ class _Inbound(APIView):
 
     def post(self, request: Request, connection_code) -> Response:
         raw = request.body
-        connection = tickets.connection_by_code(self.system, connection_code)
+        # Any organisation's connection, found by its code; its secret decides, and from then on
+        # the request sees only that organisation's rows.
+        with rls.everything():
+            connection = tickets.connection_by_code(self.system, connection_code)
         if connection is None:
             return problem(404, code="not_found", detail=_("Not found."), request=request)
+        rls.enter_org(connection.organisation_id)
         if not self.authentic(connection, request, raw):
             return problem(
                 401,

@@ -141,7 +141,7 @@ def retry_wait(attempt: int) -> dt.timedelta:
     """How long to wait after failed attempt number `attempt` (1-based): the nominal wait,
     jittered by up to 15 % either way."""
     caps = retry_caps()
-    cap = caps[min(attempt, len(caps)) - 1].total_seconds()
+    cap = caps[min(attempt, len(caps)) - 1].total_seconds() * settings.WEBHOOK_RETRY_SCALE
     return dt.timedelta(seconds=_rng.uniform(cap * (1 - JITTER), cap * (1 + JITTER)))
 
 

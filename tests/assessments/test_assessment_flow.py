@@ -539,6 +539,38 @@ def test_it_requeues_the_run_between_transient_retries(system, owner, monkeypatc
     assert assessment.error == "The database was unavailable; the run was given up after 4 tries."
 
 
+@pytest.mark.usefixtures("retries_like_a_worker")
+def test_it_retries_a_run_whose_task_starts_while_the_database_is_away(system, owner, monkeypatch):
+    """Found by the chaos run (scripts/chaos): the task's first query failed outside the retry
+    logic, so the message was dropped and the run waited for the sweep."""
+    real, calls = tasks._requester, []
+
+    def away_once(assessment_id):
+        calls.append(assessment_id)
+        if len(calls) == 1:
+            raise OperationalError("connection refused")
+        return real(assessment_id)
+
+    monkeypatch.setattr(tasks, "_requester", away_once)
+    assessment = Assessment.objects.create(
+        organisation=system.organisation,
+        system=system,
+        release=system.release,
+        source=Source.WEB,
+        requested_by=owner.user,
+        answers=system.answers,
+        system_version=system.version,
+    )
+
+    result = tasks.run_assessment.apply(args=[assessment.pk])
+
+    assert result.get() == "completed"
+    assert len(calls) == 2
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.COMPLETED
+    assert assessment.attempts == 1  # never claimed while the database was away
+
+
 def test_it_records_the_run_in_the_audit_trail_as_its_requester(assess, system, owner):
     assessment = assess(system, owner)
 

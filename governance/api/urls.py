@@ -1,10 +1,20 @@
 """The map of /api/v1/. Each module owns its `urlpatterns`; the rules every endpoint follows
 (errors, pagination, idempotency, ETags, throttling) live in conventions.py."""
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import catalogue
+
+# Swagger UI under the strict content security policy: its start-up script is a second request
+# to the same URL (?script=) and our template has no inline style; the only relaxation is data:
+# images, which Swagger UI's stylesheet uses for its icons. Served from the sidecar, offline.
+api_docs = csp_update({"img-src": ["data:"]})(
+    SpectacularSwaggerSplitView.as_view(
+        url_name="api_schema", template_name="governance/api/swagger_ui.html"
+    )
+)
 
 org_patterns = [
     path("", include("governance.api.systems")),
@@ -16,7 +26,7 @@ org_patterns = [
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("docs/", api_docs, name="api_docs"),
     path("catalogue/releases/", catalogue.release_list, name="api_catalogue_releases"),
     path("catalogue/regulations/", catalogue.regulation_list, name="api_catalogue_regulations"),
     path("catalogue/obligations/", catalogue.obligation_list, name="api_catalogue_obligations"),

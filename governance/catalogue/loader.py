@@ -18,12 +18,15 @@ import yaml
 
 from assessments.engine.conditions import ConditionError, QuestionType, check, parse, references
 
-from .schema import FIELDS, EntryError, entry_name, normalise
+from .schema import FIELDS, EntryError, entry_name, normalise, shown
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SECTIONS = ("regulations", "provisions", "questions", "rules", "penalties", "obligations",
             "milestones", "crosswalk")  # fmt: skip
 TOP_LEVEL = {"releases", "regulation", "regulations", *SECTIONS} - {"regulations"} | {"regulations"}
+# The largest catalogue file read; the shipped ones are well under a tenth of it. Pure-Python YAML
+# parsing of a much larger one would tie up a request (admin import) or a deploy for minutes.
+MAX_FILE_CHARS = 2 * 1024 * 1024
 
 
 NOUNS = {
@@ -81,6 +84,11 @@ def read_sources(sources: Iterable[tuple[str, str]]) -> Catalogue:
     releases: list[dict] = []
     entries: list[_Raw] = []
     for name, text in sources:
+        if len(text) > MAX_FILE_CHARS:
+            problems.append(
+                f"{name}: is too large ({len(text):,} characters; the limit is {MAX_FILE_CHARS:,})"
+            )
+            continue
         try:
             document = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
         except yaml.YAMLError as exc:
@@ -88,15 +96,19 @@ def read_sources(sources: Iterable[tuple[str, str]]) -> Catalogue:
             line = f" line {mark.line + 1}" if mark else ""
             problems.append(f"{name}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})")
             continue
+        except RecursionError:  # PyYAML composes nested collections recursively
+            problems.append(f"{name}: is not valid YAML (nested too deeply)")
+            continue
         if document is None:
             continue
         if not isinstance(document, dict):
             problems.append(f"{name}: must be a mapping of sections")
             continue
-        unknown = sorted(set(document) - TOP_LEVEL)
+        unknown = sorted(set(document) - TOP_LEVEL, key=str)
         if unknown:
             problems.append(
-                f"{name}: unknown section {unknown[0]!r} (sections: {', '.join(sorted(TOP_LEVEL))})"
+                f"{name}: unknown section {shown(unknown[0])} "
+                f"(sections: {', '.join(sorted(TOP_LEVEL))})"
             )
             continue
         file_regulation = document.get("regulation")
@@ -104,7 +116,11 @@ def read_sources(sources: Iterable[tuple[str, str]]) -> Catalogue:
         if isinstance(file_regulation, dict):
             defined = [file_regulation]
             file_regulation = file_regulation.get("code")
-        defined += document.get("regulations") or []
+        listed = document.get("regulations") or []
+        if not isinstance(listed, list):
+            problems.append(f"{name}: regulations must be a list")
+            continue
+        defined += listed
         for kind, items in [("regulations", defined)] + [
             (k, document.get(k) or []) for k in ("releases", *SECTIONS[1:])
         ]:
@@ -143,10 +159,20 @@ def read_sources(sources: Iterable[tuple[str, str]]) -> Catalogue:
 
 
 def read_files(directory: Path = DATA_DIR) -> Catalogue:
-    paths = sorted(directory.rglob("*.yaml"))
-    return read_sources(
-        (str(p.relative_to(directory.parent)), p.read_text(encoding="utf-8")) for p in paths
-    )
+    sources: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for path in sorted(directory.rglob("*.yaml")):
+        name = str(path.relative_to(directory.parent))
+        if path.stat().st_size > MAX_FILE_CHARS * 4:  # not even read: UTF-8 is <= 4 bytes a char
+            problems.append(f"{name}: is too large ({path.stat().st_size:,} bytes)")
+            continue
+        try:
+            sources.append((name, path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError as exc:
+            problems.append(f"{name}: is not UTF-8 text (byte {exc.start + 1})")
+    if problems:
+        raise CatalogueError(problems)
+    return read_sources(sources)
 
 
 def _snapshot(release: dict, entries: list[_Raw], release_codes: list[str]):
@@ -164,11 +190,25 @@ def _snapshot(release: dict, entries: list[_Raw], release_codes: list[str]):
         raw = dict(raw)
         included = raw.pop("releases", None)
         overrides = raw.pop("by_release", None) or {}
+        if included is not None and not isinstance(included, list):
+            problems.append(
+                f"{_location(item.file, item.kind, name, 'releases')}: must be a list of releases"
+            )
+            continue
+        if not isinstance(overrides, dict) or not all(
+            isinstance(v, dict) or v is None for v in overrides.values()
+        ):
+            problems.append(
+                f"{_location(item.file, item.kind, name, 'by_release')}: must map release codes "
+                "to the fields that differ in that release"
+            )
+            continue
         bad = [c for c in (included or []) + list(overrides) if c not in release_codes]
         if bad:
             field_name = "releases" if bad[0] in (included or []) else "by_release"
             problems.append(
-                f"{_location(item.file, item.kind, name, field_name)}: unknown release {bad[0]!r}"
+                f"{_location(item.file, item.kind, name, field_name)}: "
+                f"unknown release {shown(bad[0])}"
             )
             continue
         if included is not None and code not in included:
@@ -310,4 +350,6 @@ def condition_keys(snapshot: dict) -> dict[str, set[str]]:
     return used
 
 
-assert set(FIELDS) >= set(SECTIONS)
+# Checked at import, also under `python -O` (which drops asserts).
+if not set(FIELDS) >= set(SECTIONS):
+    raise RuntimeError("FIELDS must list the fields of every section in SECTIONS")

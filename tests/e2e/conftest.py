@@ -76,6 +76,8 @@ def new_page(browser, live_server) -> Iterator:
     """
     origin = urlsplit(live_server.url).netloc
     external: list[str] = []  # URLs of requests that left the live server (each was aborted)
+    # Chromium's console reports of anything the content security policy blocked.
+    csp_violations: list[str] = []
     contexts = []
 
     def guard(route):
@@ -96,12 +98,20 @@ def new_page(browser, live_server) -> Iterator:
         context.set_default_timeout(TIMEOUT_MS)
         context.route("**/*", guard)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+
+        def on_console(message) -> None:
+            if "Content Security Policy" in message.text:
+                csp_violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
+        return page
 
     yield open_page
     for context in contexts:
         context.close()
     assert not external, f"pages loaded assets from outside the app: {sorted(set(external))}"
+    assert not csp_violations, "content security policy violations:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture

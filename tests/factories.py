@@ -265,3 +265,73 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     type = "action.updated"
     payload = factory.LazyAttribute(lambda e: {"type": e.type, "timestamp": "", "data": {}})
+
+
+# --- Added for the tenant-isolation matrix (tests/security/test_isolation_matrix.py) ---------
+
+
+class AISystemVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "governance.AISystemVersion"
+
+    system = factory.SubFactory(AISystemFactory)
+    organisation = factory.SelfAttribute("system.organisation")
+    number = factory.Sequence(lambda n: n + 1)
+    data = factory.LazyAttribute(lambda v: {"name": v.system.name})
+
+
+class ActionCommentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.ActionComment"
+
+    action = factory.SubFactory(RemediationActionFactory)
+    organisation = factory.SelfAttribute("action.organisation")
+    body = factory.Sequence(lambda n: f"Comment {n}")
+
+
+class TicketingConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.TicketingConnection"
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    system = "jira"
+    base_url = "https://tickets.example.com"
+    username = factory.Sequence(lambda n: f"bot{n}@example.com")
+    token = "not-a-real-token"
+    project_key = "KK"
+    inbound_secret = "not-a-real-secret"
+
+
+class ExternalTicketFactory(factory.django.DjangoModelFactory):
+    """A ticket recorded by hand (no connection keeps it, so it can be edited)."""
+
+    class Meta:
+        model = "assessments.ExternalTicket"
+
+    action = factory.SubFactory(RemediationActionFactory)
+    organisation = factory.SelfAttribute("action.organisation")
+    system = "github"
+    external_key = factory.Sequence(lambda n: f"#{n}")
+    sync_state = "manual"
+    needs_sync = False
+
+
+class WebhookAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.WebhookAttempt"
+
+    delivery = factory.SubFactory(WebhookDeliveryFactory)
+    organisation = factory.SelfAttribute("delivery.organisation")
+    number = 1
+    response_status = 500
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.Notification"
+
+    recipient = factory.SubFactory(UserFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    kind = "assigned"
+    key = factory.Sequence(lambda n: f"test:{n}")
+    data = factory.LazyFunction(dict)

@@ -2,11 +2,11 @@ import datetime as dt
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.template import loader
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from .models import ApiScope, Jurisdiction, Organisation, Role, User
@@ -101,7 +101,8 @@ class ProfileForm(forms.ModelForm):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Renders the reset e-mail in the request and hands sending to the worker."""
+    """Hands the reset e-mail to the worker, which makes the one-time link itself: the link
+    never travels through the broker (or sits in its append-only file)."""
 
     def send_mail(
         self,
@@ -112,16 +113,16 @@ class QueuedPasswordResetForm(PasswordResetForm):
         to_email,
         html_email_template_name=None,
     ):
-        from .tasks import send_email
+        from .tasks import send_password_reset
 
-        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
-        html = (
-            loader.render_to_string(html_email_template_name, context)
-            if html_email_template_name
-            else None
+        send_password_reset.delay(
+            context["user"].pk,
+            email=to_email,
+            domain=context["domain"],
+            site_name=context["site_name"],
+            protocol=context["protocol"],
+            language=translation.get_language() or settings.LANGUAGE_CODE,
         )
-        send_email.delay(subject, body, [to_email], html)
 
 
 EXPIRY_CHOICES = [

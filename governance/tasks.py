@@ -44,14 +44,36 @@ def send_invitation(invitation_id: int) -> str:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_email(subject: str, body: str, to: list[str], html_body: str | None = None) -> None:
-    """Send an already rendered e-mail outside the request (password reset)."""
-    from django.core.mail import EmailMultiAlternatives
+def send_password_reset(
+    user_id: int, *, email: str, domain: str, site_name: str, protocol: str, language: str
+) -> str:
+    """Send a password-reset link, made here rather than in the request so that the one-time
+    token is never a task argument. A link made later is as good: the token is valid until the
+    password or the last login changes, or PASSWORD_RESET_TIMEOUT passes."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
 
-    message = EmailMultiAlternatives(subject, body, None, to)
-    if html_body:
-        message.attach_alternative(html_body, "text/html")
-    message.send()
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return "skipped"
+    context = {
+        "email": email,
+        "domain": domain,
+        "site_name": site_name,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": protocol,
+    }
+    with translation.override(language):
+        subject = "".join(
+            render_to_string("registration/password_reset_subject.txt", context).splitlines()
+        )
+        body = render_to_string("registration/password_reset_email.html", context)
+    send_mail(subject, body, None, [email])
+    return "sent"
 
 
 @shared_task

@@ -62,6 +62,22 @@ def test_it_resets_a_forgotten_password_by_email(client, owner):
     assert b"cannot be used" in client.get(link, follow=True).content
 
 
+def test_it_never_puts_the_reset_link_into_the_task_queue(client, owner, monkeypatch):
+    from governance import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.send_password_reset, "delay", lambda *a, **kw: queued.append((a, kw)))
+    client.post("/accounts/password/reset/", {"email": "owner@acme.example"})
+    assert len(queued) == 1
+    args, kwargs = queued[0]
+    assert args == (owner.user.pk,)
+    assert set(kwargs) == {"email", "domain", "site_name", "protocol", "language"}
+    assert mail.outbox == []
+    # The worker makes the link; it works like one made in the request.
+    tasks.send_password_reset(*args, **kwargs)
+    assert re.search(r"http://testserver/accounts/reset/\S+/\S+/", mail.outbox[0].body)
+
+
 def test_it_reveals_nothing_for_an_unknown_address(client, db):
     response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     assert response.status_code == 302

@@ -33,6 +33,7 @@ def answer_error(code: str, params: Mapping[str, Any]) -> str:
         "not_a_date": _("Enter a date as YYYY-MM-DD."),
         "not_text": _("Enter text."),
         "too_long": _("Keep this under %(limit)s characters."),
+        "null_character": _("Remove the NUL character from this answer."),
         "not_a_list": _("Give a list of choices."),
         "unknown_question": _("“%(key)s” is not a question of the current catalogue."),
     }

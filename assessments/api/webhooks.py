@@ -86,7 +86,7 @@ class EndpointOut(serializers.ModelSerializer):
             "href", "deliveries_href",
         ]  # fmt: skip
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))  # null when not rotating
     def get_rotating_until(self, endpoint: WebhookEndpoint):
         expires = endpoint.previous_secret_expires_at
         return expires if expires and expires > timezone.now() else None

@@ -7,7 +7,7 @@ classification.
 
 Errors are (code, params) pairs rather than sentences, so the web and API layers can translate
 them: "required", "not_a_choice", "not_a_boolean", "not_a_number", "not_a_date", "not_text",
-"too_long", "not_a_list", "unknown_question".
+"too_long", "null_character", "not_a_list", "unknown_question".
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ def _clean(question: Question, value: Any) -> tuple[Any, Error | None]:
             return None, ("not_text", {})
         if len(value) > TEXT_LIMIT:
             return None, ("too_long", {"limit": TEXT_LIMIT})
+        if "\x00" in value:  # PostgreSQL's JSON cannot store it
+            return None, ("null_character", {})
         return value.strip(), None
     raise ValueError(f"unknown question type {kind!r}")
 

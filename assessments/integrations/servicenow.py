@@ -76,7 +76,10 @@ def record_url(connection: TicketingConnection, sys_id: str) -> str:
 
 def updated_at(value: str) -> dt.datetime | None:
     """`sys_updated_on` ("2026-03-01 12:00:00", UTC as the Table API returns it by default)."""
-    parsed = parse_datetime(value or "")
+    try:
+        parsed = parse_datetime(value or "")
+    except ValueError:  # well-formed but impossible ("2026-13-45 99:00:00")
+        return None
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

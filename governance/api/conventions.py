@@ -23,10 +23,11 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_serializer
@@ -112,6 +113,19 @@ def problem(
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_JSON)
 
 
+def too_large(request: HttpRequest, detail: str) -> JsonResponse:
+    """413 in problem details, for a body refused before DRF (or any view) has read it."""
+    body = {
+        "type": problem_type("too_large"),
+        "title": HTTPStatus.REQUEST_ENTITY_TOO_LARGE.phrase,
+        "status": 413,
+        "detail": str(detail),
+        "code": "too_large",
+        "instance": request.path,
+    }
+    return JsonResponse(body, status=413, content_type=PROBLEM_JSON)
+
+
 class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = _("The resource has changed since you read it: fetch it again and retry.")
@@ -135,6 +149,9 @@ def problem_handler(exc: Exception, context: dict) -> Response | None:
     # Imported here: DRF's views module loads this module's throttle while it is itself loading.
     from rest_framework.views import exception_handler
 
+    if isinstance(exc, RequestDataTooBig):  # a body past DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = context.get("request")
+        return too_large(request, _("The request body is too large."))  # type: ignore[return-value]
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
     elif isinstance(exc, DjangoPermissionDenied):
@@ -377,7 +394,8 @@ class KeysetPagination(BasePagination):
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # What `idempotent` accepts: 1 to 255 printable ASCII characters.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     required=False,
     description="Repeat a POST safely: the same key returns the first response for a day.",

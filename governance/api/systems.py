@@ -143,7 +143,7 @@ class SystemDetailOut(SystemOut):
         latest = self.context["panel"]["latest"]
         return (latest.code, latest.status) if latest else None
 
-    @extend_schema_field(OpenApiTypes.UUID)
+    @extend_schema_field(serializers.UUIDField(allow_null=True))  # null until one completes
     def get_latest_completed_assessment(self, system: AISystem) -> Any:
         done = self.context["panel"]["latest_completed"]
         return done.code if done else None

@@ -7,6 +7,7 @@ naming the field. Cross-references between entries are checked later, in the loa
 
 import datetime as dt
 import re
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,16 @@ class EntryError(ValueError):
 
 Check = Callable[[str, Any, dict], None]
 
+# Values in messages are shown cut short: YAML aliases let a few hundred bytes of a file stand for
+# a list of millions of items, whose full repr would exhaust memory.
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxlist, _short.maxdict, _short.maxset = 2, 4, 4, 4
+_short.maxstring = _short.maxother = _short.maxlong = 80
+
+
+def shown(value: Any) -> str:
+    return _short.repr(value)
+
 
 def _text(name: str, value: Any, out: dict) -> None:
     if not isinstance(value, dict) or set(value) - {"en", "ja"}:
@@ -86,7 +97,7 @@ def _optional_string(name: str, value: Any, out: dict) -> None:
 def _pattern(pattern: re.Pattern, what: str) -> Check:
     def check(name: str, value: Any, out: dict) -> None:
         if not isinstance(value, str) or not pattern.match(value):
-            raise EntryError(name, f"{value!r} is not a valid {what}")
+            raise EntryError(name, f"{shown(value)} is not a valid {what}")
         out[name] = value
 
     return check
@@ -106,8 +117,8 @@ def _optional_pattern(pattern: re.Pattern, what: str) -> Check:
 
 def _one_of(options: set[str]) -> Check:
     def check(name: str, value: Any, out: dict) -> None:
-        if value not in options:
-            raise EntryError(name, f"{value!r} is not one of: {', '.join(sorted(options))}")
+        if not isinstance(value, str) or value not in options:
+            raise EntryError(name, f"{shown(value)} is not one of: {', '.join(sorted(options))}")
         out[name] = value
 
     return check
@@ -121,7 +132,7 @@ def _as_date(name: str, value: Any) -> str:
             return dt.date.fromisoformat(value).isoformat()
         except ValueError:
             pass
-    raise EntryError(name, f"{value!r} is not a date (YYYY-MM-DD)")
+    raise EntryError(name, f"{shown(value)} is not a date (YYYY-MM-DD)")
 
 
 def _date(name: str, value: Any, out: dict) -> None:
@@ -153,8 +164,10 @@ def _roles(name: str, value: Any, out: dict) -> None:
     if not isinstance(value, list) or not value:
         raise EntryError(name, "must be a non-empty list of roles")
     for role in value:
-        if role not in ROLES:
-            raise EntryError(name, f"unknown role {role!r} (roles: {', '.join(sorted(ROLES))})")
+        if not isinstance(role, str) or role not in ROLES:
+            raise EntryError(
+                name, f"unknown role {shown(role)} (roles: {', '.join(sorted(ROLES))})"
+            )
     out[name] = sorted(set(value))
 
 
@@ -205,7 +218,7 @@ def _choices(name: str, value: Any, out: dict) -> None:
         if not isinstance(item["value"], str) or not item["value"]:
             raise EntryError(f"{name}[{i}].value", "must be non-empty text")
         if item["value"] in seen:
-            raise EntryError(f"{name}[{i}].value", f"{item['value']!r} appears twice")
+            raise EntryError(f"{name}[{i}].value", f"{shown(item['value'])} appears twice")
         seen.add(item["value"])
         label: dict = {}
         _text(f"{name}[{i}].label", item["label"], label)
@@ -223,13 +236,13 @@ def _choices(name: str, value: Any, out: dict) -> None:
 
 def _integer(name: str, value: Any, out: dict) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise EntryError(name, f"{value!r} is not a whole number")
+        raise EntryError(name, f"{shown(value)} is not a whole number")
     out[name] = value
 
 
 def _number(name: str, value: Any, out: dict) -> None:
     if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-        raise EntryError(name, f"{value!r} is not a non-negative number")
+        raise EntryError(name, f"{shown(value)} is not a non-negative number")
     out[name] = value
 
 
@@ -238,13 +251,13 @@ def _url(name: str, value: Any, out: dict) -> None:
         out[name] = ""
         return
     if not isinstance(value, str) or not re.match(r"^https?://\S+$", value):
-        raise EntryError(name, f"{value!r} is not an http(s) URL")
+        raise EntryError(name, f"{shown(value)} is not an http(s) URL")
     out[name] = value
 
 
 def _boolean(name: str, value: Any, out: dict) -> None:
     if not isinstance(value, bool):
-        raise EntryError(name, f"{value!r} is not true or false")
+        raise EntryError(name, f"{shown(value)} is not true or false")
     out[name] = value
 
 

@@ -4,7 +4,9 @@ organisation with real objects. No response may be a server error or disagree wi
 
 Path parameters are pointed at real objects of the organisation (generated UUIDs would only
 ever meet 404s), so PATCH, PUT and DELETE run on live rows. The number of examples per operation
-is kept small for CI (FUZZ_EXAMPLES raises it for a longer local run).
+is kept small for CI (FUZZ_EXAMPLES raises it for a longer local run). The last test checks that
+every operation of the schema was exercised, so an operation schemathesis could not read (and
+silently left out) fails the run. The stateful run is tests/security/test_stateful_api.py.
 """
 
 import os
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+import yaml
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -33,6 +36,8 @@ from ..factories import (
     AssessmentFactory,
     FindingFactory,
     RemediationActionFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
 )
 from .conftest import make_key
 
@@ -48,6 +53,7 @@ CHECKS = [
 
 schema = schemathesis.openapi.from_path(SCHEMA)
 schema.app = get_wsgi_application()
+EXERCISED: set[str] = set()  # labels ("GET /api/v1/…") of the operations called in this run
 
 
 @pytest.fixture
@@ -71,6 +77,7 @@ def world(real_catalogue, owner, settings, _keep_connection) -> dict:
     finding = FindingFactory(assessment=assessment)
     action = RemediationActionFactory(system=system, findings=[finding])
     attachment = ActionEvidenceFactory(action=action, url="https://example.com/evidence")
+    delivery = WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(organisation=org))
     codes = {
         "org_code": str(org.code),
         "system_code": str(system.code),
@@ -78,6 +85,9 @@ def world(real_catalogue, owner, settings, _keep_connection) -> dict:
         "finding_code": str(finding.code),
         "action_code": str(action.code),
         "attachment_code": str(attachment.code),
+        "webhook_code": str(delivery.endpoint.code),
+        "delivery_code": str(delivery.code),
+        "code": finding.obligation.code,
     }
     return {"codes": codes, "token": make_key(owner, ApiScope.WRITE, name="fuzz")}
 
@@ -98,3 +108,24 @@ def test_it_never_fails_or_breaks_its_schema(case, world):
     case.headers = case.headers or {}
     case.headers["Authorization"] = f"Bearer {world['token']}"
     case.call_and_validate(checks=CHECKS)
+    EXERCISED.add(case.operation.label)
+
+
+def test_it_exercised_every_operation_of_the_schema(request):
+    fuzzed = [
+        item
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_it_never_fails_or_breaks_its_schema"
+    ]
+    document = yaml.safe_load(SCHEMA.read_text())
+    methods = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+    in_schema = {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in methods
+    }
+    if len(fuzzed) < len(in_schema):
+        pytest.skip("only some operations were selected for this run")
+    assert len(in_schema) >= 49
+    assert in_schema == EXERCISED, sorted(in_schema ^ EXERCISED)

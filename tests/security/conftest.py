@@ -92,22 +92,8 @@ def nothing_written() -> Iterator[None]:
         raise SomethingWritten("rows were written:\n  " + "\n  ".join(changed))
 
 
-@pytest.fixture
-def unchanged():
-    """`with unchanged(): ...` — the `nothing_written` check as a fixture."""
-    return nothing_written
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    """Uploads go to an empty directory of the test's own, so a stray file can be seen."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
 def stored_files(root) -> list[str]:
+    """Every file under `root` (MEDIA_ROOT, the upload temp directory), relative to it."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 

@@ -102,6 +102,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No JIT: the app's queries are short, and a planner misled by a large or bloated table would
+# spend tens of milliseconds compiling each one (measured: 48 ms against 0.3 ms run time).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # Row-level security (governance/rls.py): each connection switches to this role, which owns no
 # table and sees only the rows of the organisation it works in; `migrate` runs as the login role
 # of DATABASE_URL (the owner) and creates the role, its grants and the policies. Empty turns the

@@ -12,6 +12,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from governance import rls
 from governance.middleware import audit_exempt
 
 
@@ -66,6 +67,10 @@ def not_found(request: HttpRequest, exception=None):
     """Problem details for an unknown /api/ path; the usual page elsewhere."""
     if request.path.startswith("/api/"):
         return _api_problem(request, 404, "not_found", "There is no such API endpoint.")
+    if rls.current() == rls.NOTHING and request.user.is_authenticated:
+        # A path that matched no view never reached TenantScopeMiddleware.process_view: the page
+        # still shows the user's own organisations in its header.
+        rls.enter(rls.Scope(user_id=request.user.pk))
     return defaults.page_not_found(request, exception)
 
 

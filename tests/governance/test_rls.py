@@ -163,3 +163,23 @@ def test_it_gives_a_non_member_no_organisation_even_with_its_code(two_orgs):
         scope = rls.enter_member(outsider.user.pk, ours.code)
         assert scope == rls.Scope(user_id=outsider.user.pk)
         assert count(AISystem) == 0
+
+
+def test_it_shows_a_web_process_only_what_its_request_may_see(two_orgs):
+    """Web processes see nothing outside a request (the test process sees everything): their
+    pages still show the user's organisations, also on a path that matches no view."""
+    ours, theirs = two_orgs
+    member = MembershipFactory(organisation=ours)
+    client = client_for(member)
+    with rls.scoped(rls.NOTHING):
+        page = client.get(f"/o/{ours.code}/systems/")
+        missing = client.get("/no/such/page/")
+        theirs_page = client.get(f"/o/{theirs.code}/systems/")
+        assert rls.current() == rls.NOTHING
+        assert count(AISystem) == 0
+    assert page.status_code == 200
+    assert "Our screener" in page.content.decode()
+    assert missing.status_code == 404
+    assert ours.name in missing.content.decode()
+    assert theirs_page.status_code == 404
+    assert "Their screener" not in theirs_page.content.decode()

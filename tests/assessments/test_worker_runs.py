@@ -13,6 +13,7 @@ from assessments import services
 from assessments.engine import evaluate
 from assessments.models import Assessment, Finding
 from assessments.releases import compiled
+from governance import rls
 from governance.models import AISystem, AuditEvent
 
 from ..conftest import client_for
@@ -66,7 +67,8 @@ def _wait_until_blocked(table: str) -> None:
     """Until some backend waits for a lock while updating `table`."""
 
     def blocked():
-        with connection.cursor() as cursor:
+        # As the login role: the app role may not read other sessions' queries.
+        with rls.owner(connection), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query ILIKE %s",

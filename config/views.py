@@ -1,5 +1,4 @@
 import sys
-from http import HTTPStatus
 
 import kombu.exceptions
 import redis
@@ -13,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from governance import rls
+from governance.api.conventions import plain_problem
 from governance.middleware import audit_exempt
 
 
@@ -51,22 +51,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _api_problem(request: HttpRequest, status: int, code: str, detail: str) -> JsonResponse:
-    body = {
-        "type": f"tag:kakehashi,2026:problem/{code}",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "instance": request.path,
-    }
-    return JsonResponse(body, status=status, content_type="application/problem+json")
-
-
 def not_found(request: HttpRequest, exception=None):
     """Problem details for an unknown /api/ path; the usual page elsewhere."""
     if request.path.startswith("/api/"):
-        return _api_problem(request, 404, "not_found", "There is no such API endpoint.")
+        return plain_problem(request, 404, "not_found", "There is no such API endpoint.")
     if rls.current() == rls.NOTHING and request.user.is_authenticated:
         # A path that matched no view never reached TenantScopeMiddleware.process_view: the page
         # still shows the user's own organisations in its header.
@@ -89,7 +77,7 @@ RETRY_AFTER_SECONDS = 5
 
 def _unavailable(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
-        response: HttpResponse = _api_problem(
+        response: HttpResponse = plain_problem(
             request,
             503,
             "service_unavailable",
@@ -107,7 +95,7 @@ def server_error(request: HttpRequest):
     if isinstance(sys.exc_info()[1], UNAVAILABLE):
         return _unavailable(request)
     if request.path.startswith("/api/"):
-        return _api_problem(
+        return plain_problem(
             request, 500, "server_error", "Something went wrong on our side; it has been logged."
         )
     return defaults.server_error(request)

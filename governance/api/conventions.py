@@ -113,17 +113,22 @@ def problem(
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_JSON)
 
 
-def too_large(request: HttpRequest, detail: str) -> JsonResponse:
-    """413 in problem details, for a body refused before DRF (or any view) has read it."""
+def plain_problem(request: HttpRequest, status_code: int, code: str, detail: str) -> JsonResponse:
+    """Problem details for an answer given outside DRF (middleware, error handlers)."""
     body = {
-        "type": problem_type("too_large"),
-        "title": HTTPStatus.REQUEST_ENTITY_TOO_LARGE.phrase,
-        "status": 413,
+        "type": problem_type(code),
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
         "detail": str(detail),
-        "code": "too_large",
+        "code": code,
         "instance": request.path,
     }
-    return JsonResponse(body, status=413, content_type=PROBLEM_JSON)
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_JSON)
+
+
+def too_large(request: HttpRequest, detail: str) -> JsonResponse:
+    """413 for a body refused before DRF (or any view) has read it."""
+    return plain_problem(request, 413, "too_large", detail)
 
 
 class PreconditionFailed(exceptions.APIException):

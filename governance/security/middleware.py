@@ -5,13 +5,12 @@ extra query; the last-seen time is written at most once a minute."""
 
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -32,19 +31,6 @@ def _is_api(request: HttpRequest) -> bool:
 def _login_redirect(request: HttpRequest) -> HttpResponse:
     next_url = request.get_full_path() if request.method == "GET" else reverse("home")
     return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
-
-
-def _problem(status: int, code: str, detail: str, request: HttpRequest) -> JsonResponse:
-    # The API's problem details (governance/api/conventions.py), for answers given before DRF.
-    body = {
-        "type": f"tag:kakehashi,2026:problem/{code}",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "instance": request.path,
-    }
-    return JsonResponse(body, status=status, content_type="application/problem+json")
 
 
 class SessionTimeoutMiddleware:
@@ -99,7 +85,9 @@ class MfaRequiredMiddleware:
             return None
         if _is_api(request):
             detail = _("Staff accounts must set up two-factor authentication first.")
-            return _problem(403, "mfa_required", detail, request)
+            from ..api.conventions import plain_problem  # DRF loads late; keep startup light
+
+            return plain_problem(request, 403, "mfa_required", detail)
         if selectors.has_mfa(user):
             # A session that predates the app (or skipped the code): log in again, with the code.
             logout(request)

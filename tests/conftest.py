@@ -136,3 +136,17 @@ def assess(django_capture_on_commit_callbacks):
         return assessment
 
     return run
+
+
+@pytest.fixture
+def keep_connection():
+    """For calls straight to the WSGI app (schemathesis), not through Django's test client:
+    stop Django closing the connection, and the test's transaction, after each request."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 import yaml
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -57,18 +55,7 @@ EXERCISED: set[str] = set()  # labels ("GET /api/v1/…") of the operations call
 
 
 @pytest.fixture
-def _keep_connection():
-    """Calls go straight to the WSGI app, not through Django's test client, so stop Django
-    closing the connection (and the test's transaction) at the end of each request."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
-
-
-@pytest.fixture
-def world(real_catalogue, owner, settings, _keep_connection) -> dict:
+def world(real_catalogue, owner, settings, keep_connection) -> dict:
     """An organisation with one of each object, and a write key."""
     settings.ALLOWED_HOSTS = ["*"]
     org = owner.organisation

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
@@ -47,17 +46,7 @@ LINKED = ("{system_code}", "{assessment_code}", "{action_code}", "{finding_code}
 
 
 @pytest.fixture
-def _keep_connection():
-    """Calls go straight to the WSGI app: keep Django from closing the test's connection."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
-
-
-@pytest.fixture
-def world(real_catalogue, owner, settings, _keep_connection) -> dict:
+def world(real_catalogue, owner, settings, keep_connection) -> dict:
     settings.ALLOWED_HOSTS = ["*"]
     org = owner.organisation
     finding = FindingFactory(assessment=AssessmentFactory(system=AISystemFactory(organisation=org)))

@@ -171,25 +171,20 @@ def restore(scope: Scope) -> None:
 
 
 @contextmanager
-def everything() -> Iterator[None]:
-    """See every organisation's rows inside the block (for lookups by a secret, before the
-    organisation is known); the previous scope comes back afterwards."""
-    before = current()
-    enter(EVERYTHING)
-    try:
-        yield
-    finally:
-        restore(before)
-
-
-@contextmanager
 def scoped(scope: Scope) -> Iterator[None]:
+    """Work in `scope` inside the block; the previous scope comes back afterwards."""
     before = current()
     enter(scope)
     try:
         yield
     finally:
         restore(before)
+
+
+def everything():
+    """See every organisation's rows inside the block (for lookups by a secret, before the
+    organisation is known)."""
+    return scoped(EVERYTHING)
 
 
 # --- The app role, and the connection switching to it ---------------------------------------------

@@ -1,0 +1,1 @@
+"""The workloads, in the order they run. Each module has `run(bench) -> list[Outcome]`."""

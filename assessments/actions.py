@@ -186,7 +186,7 @@ def _member_user(org: Organisation, user: User | None, field: str = "owner") -> 
 
 def default_due(findings: Sequence[Finding]) -> dt.date | None:
     """The earliest due date of the findings: their application date, or the organisation's
-    grace period for obligations already in force (see `services.due_date`)."""
+    grace period for obligations already in force (see `runner.due_date`)."""
     dates = [f.due_date for f in findings if f.due_date]
     return min(dates) if dates else None
 
@@ -219,8 +219,8 @@ def action_create(
     elif len({f.system_id for f in with_penalties}) > 1:
         errors["findings"] = _("An action covers findings of one AI system.")
     elif not all(f.assessment.latest and f.is_gap for f in with_penalties):
-        # An action follows its gap from run to run only from the latest run (`carry_links`),
-        # and verifying it closes only gaps.
+        # An action follows its gap from run to run only from the latest run
+        # (`runner._carry_links`), and verifying it closes only gaps.
         errors["findings"] = _("Choose open gaps of the system's latest assessment.")
     if not title.strip():
         errors["title"] = _("Give the action a title.")
@@ -409,7 +409,7 @@ def _close_findings(action: RemediationAction, actor: Membership) -> list[Findin
         finding = link.finding
         if finding.status not in GAP_STATUSES or not finding.assessment.is_editable:
             # An assessment awaiting approval or approved is not rewritten; the next run
-            # carries the verified action's result forward (see `carry_links`).
+            # carries the verified action's result forward (see `runner._carry_links`).
             continue
         link.status_before_verify = finding.status
         link.save(update_fields=["status_before_verify"])
@@ -436,7 +436,7 @@ def _reopen_findings(action: RemediationAction, actor: Membership) -> list[Findi
             link.status_before_verify = ""
             reopened.append(finding)
         # Otherwise the assessment is awaiting approval or approved and is not rewritten: the
-        # link keeps the status, and the next run puts it back (`carry_links`).
+        # link keeps the status, and the next run puts it back (`runner._carry_links`).
         link.save(update_fields=["status_before_verify"])
     return reopened
 
@@ -681,67 +681,16 @@ def evidence_delete(*, evidence: ActionEvidence, actor: Membership) -> None:
 # --- From assessment runs ----------------------------------------------------------------------
 
 
-def carry_links(*, assessment, findings: dict[str, Finding], before: dict[str, Finding]) -> None:
-    """Link each action of the previous run's findings to the new findings of the same
-    obligations, so an action follows its gap from run to run.
-
-    On an unchanged obligation (the run carried the finding's status):
-    - a gap whose action is verified is met now, remembering what it was, so that reopening
-      the action can put it back;
-    - a finding a since-reopened action had closed, in an assessment that could not be
-      rewritten then, gets back the status it had before verification.
-    On a changed obligation a verified action is not carried: the reworded duty is new work,
-    and `open_for_gaps` opens an action for it."""
-    old_ids = {old.pk: code for code, old in before.items() if code in findings}
-    if not old_ids:
-        return
-    links = (
-        ActionFinding.objects.filter(finding_id__in=old_ids)
-        .select_related("action")
-        .select_for_update(of=("action",))  # a verification in flight finishes first
-    )
-    rows = []
-    closeable: list[int] = []
-    restore: dict[str, list[int]] = {}
-    for link in links:
-        code = old_ids[link.finding_id]
-        old, new = before[code], findings[code]
-        unchanged = old.obligation_digest == new.obligation_digest
-        verified = link.action.status == ActionStatus.VERIFIED
-        if verified and not unchanged:
-            continue
-        row = ActionFinding(
-            organisation_id=assessment.organisation_id,
-            action_id=link.action_id,
-            finding_id=new.pk,
-        )
-        if verified:
-            if old.status in GAP_STATUSES:
-                row.status_before_verify = old.status
-                closeable.append(new.pk)
-            else:
-                row.status_before_verify = link.status_before_verify
-        elif link.status_before_verify and unchanged and old.status == FindingStatus.MET:
-            restore.setdefault(link.status_before_verify, []).append(new.pk)
-        rows.append(row)
-    ActionFinding.objects.bulk_create(rows, ignore_conflicts=True)
-    if closeable:
-        Finding.objects.filter(pk__in=closeable, status__in=GAP_STATUSES).update(
-            status=FindingStatus.MET
-        )
-    for status, ids in restore.items():
-        Finding.objects.filter(pk__in=ids, status=FindingStatus.MET).update(status=status)
-
-
-def open_for_gaps(*, assessment) -> list[RemediationAction]:
+def open_for_gaps(*, assessments: Sequence) -> dict[int, list[RemediationAction]]:
     """Open an action, owned by the system's owner, for every open gap in a binding obligation
-    that no action covers yet. A cancelled action still covers its gap: someone decided."""
-    org = assessment.organisation
-    if not org.auto_actions:
-        return []
+    that no action covers yet. A cancelled action still covers its gap: someone decided.
+    Returns the actions opened, by assessment id."""
+    orgs = {a.organisation_id: a.organisation for a in assessments if a.organisation.auto_actions}
+    if not orgs:
+        return {}
     gaps = list(
         Finding.objects.filter(
-            assessment=assessment,
+            assessment__in=[a.pk for a in assessments if a.organisation_id in orgs],
             status__in=GAP_STATUSES,
             legal_force=Obligation.LegalForce.BINDING,
         )
@@ -750,34 +699,41 @@ def open_for_gaps(*, assessment) -> list[RemediationAction]:
         .order_by("id")
     )
     if not gaps:
-        return []
-    today = today_for(org)
-    # A system owner who has left the organisation owns nothing new here.
-    members = set(Membership.objects.for_org(org).values_list("user_id", flat=True))
-    with translation.override(org.default_language):
-        actions = [
-            RemediationAction(
-                organisation=org,
-                system=finding.system,
-                title=f"{finding.obligation_code}: {finding.obligation.title}"[:300],
-                description=finding.obligation.summary,
-                owner=finding.system.owner if finding.system.owner_id in members else None,
-                due_date=finding.due_date,
-                priority=priority_for([finding], finding.due_date, today),
-                origin=ActionOrigin.AUTO,
-                created_by=None,
-            )
-            for finding in gaps
-        ]
-    RemediationAction.objects.bulk_create(actions)
-    ActionFinding.objects.bulk_create(
-        [
-            ActionFinding(organisation=org, action=action, finding=finding)
-            for action, finding in zip(actions, gaps, strict=True)
-        ]
-    )
-    events.actions_changed(actions, created=True)
-    return actions
+        return {}
+    opened: dict[int, list[RemediationAction]] = {}
+    for org_id, org in orgs.items():
+        theirs = [f for f in gaps if f.organisation_id == org_id]
+        if not theirs:
+            continue
+        today = today_for(org)
+        # A system owner who has left the organisation owns nothing new here.
+        members = set(Membership.objects.for_org(org).values_list("user_id", flat=True))
+        with translation.override(org.default_language):
+            created = [
+                RemediationAction(
+                    organisation=org,
+                    system=finding.system,
+                    title=f"{finding.obligation_code}: {finding.obligation.title}"[:300],
+                    description=finding.obligation.summary,
+                    owner=finding.system.owner if finding.system.owner_id in members else None,
+                    due_date=finding.due_date,
+                    priority=priority_for([finding], finding.due_date, today),
+                    origin=ActionOrigin.AUTO,
+                    created_by=None,
+                )
+                for finding in theirs
+            ]
+        RemediationAction.objects.bulk_create(created)
+        ActionFinding.objects.bulk_create(
+            [
+                ActionFinding(organisation=org, action=action, finding=finding)
+                for action, finding in zip(created, theirs, strict=True)
+            ]
+        )
+        for action, finding in zip(created, theirs, strict=True):
+            opened.setdefault(finding.assessment_id, []).append(action)
+        events.actions_changed(created, created=True)
+    return opened
 
 
 # --- The API's single-call edits ---------------------------------------------------------------

@@ -236,23 +236,47 @@ def mentioned(*, comment: ActionComment, recipients: Sequence[User]) -> int:
     )
 
 
-def assessment_completed(*, assessment: Assessment, actions_opened: int) -> int:
-    """Tell whoever asked for the run and the system's owner."""
+def _completed_entry(assessment: Assessment, actions_opened: int) -> list[Entry]:
     system = assessment.system
-    recipients = {pk for pk in (assessment.requested_by_id, system.owner_id) if pk}
-    return create(
-        org=assessment.organisation,
-        kind=NotificationKind.ASSESSMENT_COMPLETED,
-        recipients=sorted(recipients),
-        key=f"assessment_completed:{assessment.code}",
-        assessment=assessment,
-        data={
+    key = f"assessment_completed:{assessment.code}"
+    fields = {
+        "actor": None,
+        "action": None,
+        "assessment": assessment,
+        "release": None,
+        "data": {
             "system": system.name,
             "eu_tier": assessment.eu_tier,
             "applicable": (assessment.summary or {}).get("applicable", 0),
             "actions_opened": actions_opened,
         },
+    }
+    recipients = {pk for pk in (assessment.requested_by_id, system.owner_id) if pk}
+    return [(pk, key, fields) for pk in sorted(recipients)]
+
+
+def assessment_completed(*, assessment: Assessment, actions_opened: int) -> int:
+    """Tell whoever asked for the run and the system's owner."""
+    return assessments_completed(
+        assessments=[assessment], opened={assessment.pk: [None] * actions_opened}
     )
+
+
+def assessments_completed(*, assessments: Sequence[Assessment], opened: dict[int, list]) -> int:
+    """`assessment_completed` for many runs: one insert per organisation."""
+    by_org: dict[int, list[Assessment]] = {}
+    for assessment in assessments:
+        by_org.setdefault(assessment.organisation_id, []).append(assessment)
+    created = pending = 0
+    for runs in by_org.values():
+        entries = [entry for a in runs for entry in _completed_entry(a, len(opened.get(a.pk, ())))]
+        kind = NotificationKind.ASSESSMENT_COMPLETED
+        n, wants_email = _insert(runs[0].organisation, kind, entries)
+        created += n
+        pending = pending or wants_email
+    if pending:
+        _send_soon()
+    return created
 
 
 def release_published(*, release: CatalogueRelease, systems_by_org: dict[int, int]) -> int:

@@ -8,15 +8,13 @@ writes the same rows once.
 
 import datetime as dt
 import logging
-import time
-import zoneinfo
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,14 +22,12 @@ from governance.models import (
     AISystem,
     CatalogueRelease,
     Membership,
-    Obligation,
     Organisation,
     Role,
     User,
 )
 
-from . import actions, engine, notify
-from .engine import questionnaire
+from . import engine, notify, runner
 from .integrations import events
 from .models import (
     Assessment,
@@ -53,23 +49,24 @@ APPROVER_ROLES = (Role.COMPLIANCE_OFFICER, Role.ADMIN)
 _EVIDENCED = (FindingStatus.MET, FindingStatus.PARTIALLY_MET)
 
 
-class RunError(Exception):
-    """A run that cannot succeed however often it is retried (a readable message)."""
-
-
 # --- Starting --------------------------------------------------------------------------------
 
 
 def _dispatch(assessment_ids: list[int]) -> None:
-    """Send run tasks once the creating transaction has committed."""
-    from .tasks import run_assessment
+    """Send run tasks once the creating transaction has committed: one task per run, or one
+    per `runner.RUN_CHUNK` runs when there are many."""
+    from .tasks import run_assessment, run_assessments
 
     def send() -> None:
         Assessment.objects.filter(pk__in=assessment_ids).update(dispatched_at=timezone.now())
-        for pk in assessment_ids:
-            run_assessment.delay(pk)
+        if len(assessment_ids) == 1:
+            run_assessment.delay(assessment_ids[0])
+            return
+        for start in range(0, len(assessment_ids), runner.RUN_CHUNK):
+            run_assessments.delay(assessment_ids[start : start + runner.RUN_CHUNK])
 
-    transaction.on_commit(send)
+    if assessment_ids:
+        transaction.on_commit(send)
 
 
 def assessment_start(
@@ -199,242 +196,20 @@ def batch_queue(*, batch_id: int, system_ids: list[int]) -> int:
 
 # --- Running (in the worker) -----------------------------------------------------------------
 
-
-def _claim(assessment_id: int) -> bool:
-    return bool(
-        Assessment.objects.filter(pk=assessment_id, status=AssessmentStatus.QUEUED).update(
-            status=AssessmentStatus.RUNNING,
-            started_at=timezone.now(),
-            attempts=F("attempts") + 1,
-            error="",
-        )
-    )
-
-
-def _today(org: Organisation) -> dt.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(org.time_zone))
-
-
-def due_date(
-    *, org: Organisation, legal_force: str, applies_from: dt.date, today: dt.date
-) -> dt.date | None:
-    """When a gap must be closed: the application date, or the organisation's grace period
-    from today when the obligation already applies. Voluntary guidance has no deadline unless
-    the organisation wants one."""
-    if legal_force == Obligation.LegalForce.VOLUNTARY and not org.voluntary_due_dates:
-        return None
-    if applies_from > today:
-        return applies_from
-    return today + timedelta(days=org.gap_due_days)
-
-
-def _previous(assessment: Assessment) -> Assessment | None:
-    return (
-        Assessment.objects.filter(system_id=assessment.system_id, status=AssessmentStatus.COMPLETED)
-        .exclude(pk=assessment.pk)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-
-
-def _unanswered(release, answers: dict) -> list[str]:
-    """Questions the release asks that these answers leave open (new questions, say)."""
-    try:
-        questionnaire.validate(release, answers)
-    except questionnaire.AnswersInvalid as exc:
-        return sorted(key for key, (code, _) in exc.errors.items() if code == "required")
-    return []
+# The run itself lives in runner.py (many assessments per task); these names stay here for
+# the callers that know them.
+RunError = runner.RunError
+due_date = runner.due_date
 
 
 def assessment_run(*, assessment_id: int) -> str:
     """Evaluate one queued assessment and write its findings. Returns what happened."""
-    if not _claim(assessment_id):
-        return "skipped"
-    started = time.perf_counter()
-    assessment = Assessment.objects.select_related("organisation", "release", "system").get(
-        pk=assessment_id
-    )
-    try:
-        release = compiled(assessment.release)
-        engine_started = time.perf_counter()
-        result = engine.evaluate(release, assessment.answers)
-        engine_ms = (time.perf_counter() - engine_started) * 1000
-    except Exception as exc:  # the catalogue or the answers cannot be evaluated: not transient
-        log.exception("assessment %s could not be evaluated", assessment.code)
-        raise RunError(
-            _("The answers could not be evaluated against release %(release)s: %(error)s")
-            % {"release": assessment.release.code, "error": exc}
-        ) from exc
-    unanswered = _unanswered(release, assessment.answers)
-    previous = _previous(assessment)
-    with transaction.atomic():
-        still_ours = (
-            Assessment.objects.select_for_update()
-            .filter(pk=assessment.pk, status=AssessmentStatus.RUNNING)
-            .exists()
-        )
-        if not still_ours:
-            return "superseded"
-        summary = _write_findings(assessment, result, previous, release)
-        summary["unanswered"] = unanswered
-        opened = actions.open_for_gaps(assessment=assessment)
-        if opened:
-            summary["actions_opened"] = len(opened)
-        now = timezone.now()
-        Assessment.objects.filter(system_id=assessment.system_id, latest=True).update(latest=False)
-        Assessment.objects.filter(pk=assessment.pk).update(
-            latest=True,
-            status=AssessmentStatus.COMPLETED,
-            finished_at=now,
-            result=result.to_json(),
-            eu_tier=result.eu_tier,
-            summary=summary,
-            previous=previous,
-            engine_ms=engine_ms,
-            total_ms=(time.perf_counter() - started) * 1000,
-            error="",
-        )
-        AISystem.objects.filter(pk=assessment.system_id).update(
-            eu_tier=result.eu_tier, assessed_at=now
-        )
-        assessment.refresh_from_db()
-        notify.assessment_completed(assessment=assessment, actions_opened=len(opened))
-        events.assessment_completed(assessment)
-    return "completed"
+    return runner.run([assessment_id])[assessment_id]
 
 
-def _write_findings(assessment: Assessment, result, previous: Assessment | None, release) -> dict:
-    org = assessment.organisation
-    today = _today(org)
-    applicable = list(result.applicable)
-    codes = [a.code for a in applicable]
-    obligation_ids = dict(
-        Obligation.objects.filter(release_id=assessment.release_id, code__in=codes).values_list(
-            "code", "pk"
-        )
-    )
-    before = {}
-    if previous is not None:
-        before = {
-            f.obligation_code: f
-            for f in Finding.objects.filter(assessment=previous, obligation_code__in=codes)
-        }
-    rows = []
-    carried: dict[str, Finding] = {}
-    for item in applicable:
-        old = before.get(item.code)
-        due = due_date(
-            org=org, legal_force=item.legal_force, applies_from=item.applies_from, today=today
-        )
-        finding = Finding(
-            organisation=org,
-            assessment=assessment,
-            system_id=assessment.system_id,
-            obligation_id=obligation_ids[item.code],
-            obligation_code=item.code,
-            obligation_digest=item.digest,
-            regulation_code=item.regulation,
-            jurisdiction=item.jurisdiction,
-            legal_force=item.legal_force,
-            roles=list(item.roles),
-            applies_from=item.applies_from,
-            route=item.route,
-            due_date=due,
-        )
-        if old is not None and old.applies_from == item.applies_from and old.due_date and due:
-            # Re-assessing never restarts the clock; but a finding that had no deadline
-            # (voluntary, or the policy then) takes the one the policy gives it now.
-            finding.due_date = old.due_date
-        if old is not None and old.obligation_digest == item.digest:
-            finding.status = old.status
-            finding.justification = old.justification
-            finding.risk_approved_by_id = old.risk_approved_by_id
-            finding.notes = old.notes
-            finding.carried_from = old
-            carried[item.code] = old
-        rows.append(finding)
-    Finding.objects.filter(assessment=assessment).exclude(obligation_code__in=codes).delete()
-    Finding.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["assessment", "obligation_code"],
-        update_fields=[
-            "obligation", "obligation_digest", "regulation_code", "jurisdiction", "legal_force",
-            "roles", "applies_from", "route", "due_date", "status", "justification",
-            "risk_approved_by", "notes", "carried_from",
-        ],
-    )  # fmt: skip
-    findings = {
-        f.obligation_code: f
-        for f in Finding.objects.filter(assessment=assessment).only(
-            "pk", "obligation_code", "obligation_digest"
-        )
-    }
-    if carried:
-        earlier = Evidence.objects.filter(
-            finding__in=[old.pk for old in carried.values()]
-        ).select_related("finding")
-        Evidence.objects.bulk_create(
-            [
-                Evidence(
-                    organisation=org,
-                    finding_id=findings[evidence.finding.obligation_code].pk,
-                    title=evidence.title,
-                    url=evidence.url,
-                    carried_from=evidence,
-                    added_by_id=evidence.added_by_id,
-                )
-                for evidence in earlier
-            ],
-            ignore_conflicts=True,
-        )
-    actions.carry_links(assessment=assessment, findings=findings, before=before)
-    suggested = _suggest_evidence(assessment, release)
-    by_jurisdiction: dict[str, int] = {}
-    for item in applicable:
-        by_jurisdiction[item.jurisdiction] = by_jurisdiction.get(item.jurisdiction, 0) + 1
-    return {
-        "applicable": len(applicable),
-        "not_applicable": len(result.not_applicable),
-        "by_jurisdiction": by_jurisdiction,
-        "binding": sum(1 for a in applicable if a.legal_force == "binding"),
-        "carried_forward": len(carried),
-        "suggested": suggested,
-    }
-
-
-def _suggest_evidence(assessment: Assessment, release) -> int:
-    """Offer each finding the evidence of its crosswalked findings in the same assessment.
-
-    Returns how many findings received a suggestion."""
-    findings = list(
-        Finding.objects.filter(assessment=assessment).prefetch_related("evidence").order_by("id")
-    )
-    by_code = {f.obligation_code: f for f in findings}
-    changed = []
-    for finding in findings:
-        offers = []
-        for link in release.links.get(finding.obligation_code, ()):
-            peer = by_code.get(link.other)
-            if peer is None:
-                continue
-            evidence = [{"title": e.title, "url": e.url} for e in peer.evidence.all()]
-            if not evidence and peer.status not in _EVIDENCED:
-                continue
-            offers.append(
-                {
-                    "code": peer.obligation_code,
-                    "finding": str(peer.code),
-                    "relationship": link.relationship,
-                    "status": peer.status,
-                    "evidence": evidence,
-                }
-            )
-        if offers != finding.suggestions:
-            finding.suggestions = offers
-            changed.append(finding)
-    Finding.objects.bulk_update(changed, ["suggestions"])
-    return sum(1 for f in findings if f.suggestions)
+def assessments_run(*, assessment_ids: list[int]) -> dict[int, str]:
+    """Evaluate queued assessments together (see runner.py). Returns what happened to each."""
+    return runner.run(assessment_ids)
 
 
 def assessment_fail(*, assessment_id: int, error: str) -> None:
@@ -449,6 +224,17 @@ def assessment_requeue(*, assessment_id: int) -> bool:
         Assessment.objects.filter(pk=assessment_id, status=AssessmentStatus.RUNNING).update(
             status=AssessmentStatus.QUEUED
         )
+    )
+
+
+def assessments_fail(*, assessment_ids: list[int], error: str) -> None:
+    runner.fail(assessment_ids, error)
+
+
+def assessments_requeue(*, assessment_ids: list[int]) -> int:
+    """Put runs of a chunk that failed for a transient reason back in the queue."""
+    return Assessment.objects.filter(pk__in=assessment_ids, status=AssessmentStatus.RUNNING).update(
+        status=AssessmentStatus.QUEUED
     )
 
 

@@ -67,6 +67,48 @@ def run_assessment(self, assessment_id: int) -> str:
         return "failed"
 
 
+@shared_task(bind=True, max_retries=3)
+def run_assessments(self, assessment_ids: list[int]) -> dict[str, int]:
+    """Claim, evaluate and complete a chunk of assessments together (runner.py). A transient
+    database error puts the chunk back in the queue and retries it; any other error splits it
+    into single runs, so that only the assessment that breaks fails."""
+    try:
+        requesters = set(
+            Assessment.objects.filter(pk__in=assessment_ids).values_list(
+                "requested_by_id", flat=True
+            )
+        )
+        requested_by = requesters.pop() if len(requesters) == 1 else None
+        with audit_context(user_id=requested_by, source="task:run_assessments"):
+            outcome = services.assessments_run(assessment_ids=assessment_ids)
+    except TRANSIENT as exc:
+        log.warning("assessments %s..: transient error, attempt %s: %s", assessment_ids[:3],
+                    self.request.retries + 1, exc)  # fmt: skip
+        if self.request.retries >= self.max_retries:
+            with contextlib.suppress(DatabaseError):
+                services.assessments_fail(
+                    assessment_ids=assessment_ids,
+                    error=_("The database was unavailable; the run was given up after %(n)s tries.")
+                    % {"n": self.max_retries + 1},
+                )
+            return {"failed": len(assessment_ids)}
+        with contextlib.suppress(DatabaseError):  # if not now, the sweep re-queues them
+            services.assessments_requeue(assessment_ids=assessment_ids)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+    except Exception:
+        log.exception(
+            "assessments %s..: the chunk failed; running them one by one", assessment_ids[:3]
+        )
+        services.assessments_requeue(assessment_ids=assessment_ids)
+        for pk in assessment_ids:
+            run_assessment.delay(pk)
+        return {"split": len(assessment_ids)}
+    counts: dict[str, int] = {}
+    for what in outcome.values():
+        counts[what] = counts.get(what, 0) + 1
+    return counts
+
+
 @shared_task
 def queue_batch(batch_id: int, system_ids: list[int]) -> int:
     with audit_context(source="task:queue_batch"):

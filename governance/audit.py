@@ -72,21 +72,45 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def track(table: str, *, org_column: str = "organisation_id", redact: tuple[str, ...] = ()):
+ALL_CHANGES = ("INSERT", "UPDATE", "DELETE")
+
+
+def track(
+    table: str,
+    *,
+    org_column: str = "organisation_id",
+    redact: tuple[str, ...] = (),
+    changes: tuple[str, ...] = ALL_CHANGES,
+):
     """A migration operation that records every change of `table` in the audit trail.
 
     `org_column` names the column holding the organisation id ('' for global tables);
-    `redact` lists columns never copied into the trail (password hashes, secrets).
+    `redact` lists columns never copied into the trail (password hashes, secrets);
+    `changes` the statements recorded (findings: updates and deletes, see DESIGN.md).
     """
-    args = ", ".join(_quote_literal(a) for a in (org_column, *redact))
-    name = f"{table}_audit"
     return migrations.RunSQL(
-        sql=(
-            f'CREATE TRIGGER "{name}" AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
-            f"FOR EACH ROW EXECUTE FUNCTION kakehashi_audit({args});"
-        ),
-        reverse_sql=f'DROP TRIGGER IF EXISTS "{name}" ON "{table}";',
+        sql=_trigger_sql(table, org_column, redact, changes),
+        reverse_sql=f'DROP TRIGGER IF EXISTS "{table}_audit" ON "{table}";',
     )
+
+
+def _trigger_sql(table: str, org_column: str, redact: tuple[str, ...], changes: tuple[str, ...]):
+    args = ", ".join(_quote_literal(a) for a in (org_column, *redact))
+    return (
+        f'CREATE TRIGGER "{table}_audit" AFTER {" OR ".join(changes)} ON "{table}" '
+        f"FOR EACH ROW EXECUTE FUNCTION kakehashi_audit({args});"
+    )
+
+
+def retrack(table: str, *, before: tuple[str, ...], after: tuple[str, ...], **options):
+    """A migration operation that changes which statements of `table` are recorded."""
+    drop = f'DROP TRIGGER IF EXISTS "{table}_audit" ON "{table}";'
+    return migrations.RunSQL(
+        sql=drop + _trigger_sql(table, options.get("org_column", "organisation_id"),
+                                options.get("redact", ()), after),
+        reverse_sql=drop + _trigger_sql(table, options.get("org_column", "organisation_id"),
+                                        options.get("redact", ()), before),
+    )  # fmt: skip
 
 
 def install() -> list[migrations.RunSQL]:

@@ -194,13 +194,18 @@ def findings_updated(findings: Iterable[Finding]) -> None:
         )
 
 
-def assessment_completed(assessment: Assessment) -> None:
-    emit(
-        assessment.organisation_id,
-        EventType.ASSESSMENT_COMPLETED,
-        lambda: assessment_data(assessment),
-        key=f"assessment.completed:{assessment.code}",
-    )
+def assessments_completed(assessments: Iterable[Assessment]) -> None:
+    by_org: dict[int, list[Assessment]] = {}
+    for assessment in assessments:
+        by_org.setdefault(assessment.organisation_id, []).append(assessment)
+    for org_id, runs in by_org.items():
+        emit_many(
+            org_id,
+            EventType.ASSESSMENT_COMPLETED,
+            lambda runs=runs: [
+                (f"assessment.completed:{a.code}", assessment_data(a)) for a in runs
+            ],
+        )
 
 
 def actions_overdue(org: Organisation, today: dt.date) -> int:

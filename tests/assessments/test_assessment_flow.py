@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
-from assessments import engine, selectors, services, tasks
+from assessments import engine, runner, selectors, services, tasks
 from assessments.models import (
     Assessment,
     AssessmentBatch,
@@ -456,7 +456,7 @@ def test_it_fails_a_run_that_breaks_unexpectedly_with_a_readable_error(
     def broken(*args, **kwargs):
         raise IntegrityError('new row violates check constraint "finding_risk_accepted"')
 
-    monkeypatch.setattr(services, "_write_findings", broken)
+    monkeypatch.setattr(runner, "_write_findings", broken)
 
     assessment = assess(system, owner)
 
@@ -475,16 +475,16 @@ def retries_like_a_worker():
 
 @pytest.mark.usefixtures("retries_like_a_worker")
 def test_it_retries_a_run_after_a_transient_database_error(system, owner, monkeypatch):
-    real = services._write_findings
+    real = runner._write_findings
     seen = []
 
-    def flaky(assessment, *args):
-        seen.append(Assessment.objects.get(pk=assessment.pk).status)
+    def flaky(runs):
+        seen.append(Assessment.objects.get(pk=runs[0].assessment.pk).status)
         if len(seen) == 1:
             raise OperationalError("server closed the connection unexpectedly")
-        return real(assessment, *args)
+        return real(runs)
 
-    monkeypatch.setattr(services, "_write_findings", flaky)
+    monkeypatch.setattr(runner, "_write_findings", flaky)
     assessment = Assessment.objects.create(
         organisation=system.organisation,
         system=system,
@@ -510,7 +510,7 @@ def test_it_requeues_the_run_between_transient_retries(system, owner, monkeypatc
     def down(*args):
         raise OperationalError("the database is starting up")
 
-    monkeypatch.setattr(services, "_write_findings", down)
+    monkeypatch.setattr(runner, "_write_findings", down)
     statuses = []
     real_requeue = services.assessment_requeue
 
@@ -574,13 +574,19 @@ def test_it_retries_a_run_whose_task_starts_while_the_database_is_away(system, o
 def test_it_records_the_run_in_the_audit_trail_as_its_requester(assess, system, owner):
     assessment = assess(system, owner)
 
-    finding = Finding.objects.filter(assessment=assessment).first()
-    event = AuditEvent.objects.get(
-        table="assessments_finding", object_pk=str(finding.pk), action="insert"
-    )
+    event = AuditEvent.objects.filter(
+        table="assessments_assessment", object_pk=str(assessment.pk), action="update"
+    ).latest("id")
+    assert event.after["status"] == AssessmentStatus.COMPLETED
     assert event.actor_user_id == owner.user.pk
     assert event.context["source"] == "task:run_assessment"
     assert event.organisation_id == owner.organisation_id
+    # The findings follow from the audited run; each change to one after it is recorded.
+    finding = Finding.objects.filter(assessment=assessment).first()
+    trail = AuditEvent.objects.filter(table="assessments_finding", object_pk=str(finding.pk))
+    assert not trail.exists()
+    Finding.objects.filter(pk=finding.pk).update(notes="Checked with legal")
+    assert trail.get().action == "update"
 
 
 # --- The sweep ------------------------------------------------------------------------------

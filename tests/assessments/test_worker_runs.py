@@ -58,7 +58,9 @@ def test_it_assesses_a_system_through_a_real_worker(committed_catalogue, owner):
     system.refresh_from_db()
     assert system.eu_tier == "high_risk"
     # The worker's writes carry the requesting user into the audit trail.
-    event = AuditEvent.objects.filter(table="assessments_finding", action="insert").first()
+    event = AuditEvent.objects.filter(
+        table="assessments_assessment", object_pk=str(assessment.pk), after__status="completed"
+    ).first()
     assert event.actor_user_id == owner.user_id
     assert event.context["source"] == "task:run_assessment"
 

@@ -15,6 +15,7 @@ earliest route that holds. Nothing here reads the database or the clock.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
@@ -139,20 +140,21 @@ class Result:
         return frozenset(a.code for a in self.applicable)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON data: dates as ISO text, tuples as lists."""
-        return _plain(self)
+        """Plain JSON data: dates as ISO text, tuples as lists. The json module's C encoder
+        and decoder walk the result (a trail holds thousands of nodes) many times faster than
+        a Python walk would."""
+        return json.loads(json.dumps(self, default=_plain))
 
 
 def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
+    """What the encoder cannot write itself, one level down (it recurses into the answer)."""
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return list(value)
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+        return dict(value)
+    return {name: getattr(value, name) for name in _field_names(type(value))}
 
 
 @cache

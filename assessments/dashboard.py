@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncMonth
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -39,11 +39,11 @@ from governance.models import (
     Regulation,
 )
 
-from . import services
 from .actions import overdue_q
 from .models import (
     ACTIVE_STATUSES,
     GAP_STATUSES,
+    Assessment,
     Finding,
     FindingStatus,
     RemediationAction,
@@ -318,16 +318,24 @@ def posture_charts(
 # --- Systems by EU tier ------------------------------------------------------------------------
 
 
-def tier_counts(org: Organisation) -> dict[str, int]:
-    """Active (not archived) systems by EU tier, blank meaning not assessed yet. One query."""
-    rows = (
-        AISystem.objects.for_org(org).active().values("eu_tier").annotate(n=Count("id")).order_by()
+def system_counts(org: Organisation) -> tuple[dict[str, int], int]:
+    """Active (not archived) systems by EU tier, blank meaning not assessed yet; and how many
+    of them a later release would change (their latest assessment is stale, as
+    `services.stale_system_count` counts them). One query."""
+    stale = Assessment.objects.filter(system=OuterRef("pk"), latest=True, stale_since__isnull=False)
+    rows = list(
+        AISystem.objects.for_org(org)
+        .active()
+        .annotate(is_stale=Exists(stale))
+        .values("eu_tier")
+        .annotate(n=Count("id"), stale=Count("id", filter=Q(is_stale=True)))
+        .order_by()
     )
     found = {row["eu_tier"]: row["n"] for row in rows}
     counts = {tier.value: found.pop(tier.value, 0) for tier in TIER_ORDER}
     counts[""] = found.pop("", 0)
     counts.update(found)  # a tier this code does not know yet still counts
-    return counts
+    return counts, sum(row["stale"] for row in rows)
 
 
 def tier_chart(org: Organisation, counts: dict[str, int]) -> Chart:
@@ -568,18 +576,17 @@ class Dashboard:
 
 
 def dashboard(org: Organisation, today: dt.date) -> Dashboard:
-    """Everything the dashboard shows, in a fixed number of queries (six) whatever the
+    """Everything the dashboard shows, in a fixed number of queries (five) whatever the
     number of systems, findings and actions."""
     regulations = current_regulations()
     grid = finding_grid(org, today)
     posture = posture_counts(grid)
-    tiers = tier_counts(org)
+    tiers, stale = system_counts(org)
     due = gaps_by_due_month(grid, today)
     actions = action_counts(org, today)
     by_jurisdiction, by_regulation = posture_charts(org, posture, regulations)
     active = sum(tiers.values())
     gaps = sum(b.count for b in due)
-    stale = services.stale_system_count(org)
     headline = [
         Number("active_systems", _("Active systems"), active, systems_url(org)),
         Number(

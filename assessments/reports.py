@@ -1,35 +1,47 @@
 """Reports of one completed assessment: the context of the HTML and PDF report, the PDF itself,
-and the findings as spreadsheet rows (CSV and XLSX).
+and the findings as spreadsheet rows (CSV and XLSX); the same rows for the organisation's
+findings list.
 
-An assessment has at most ~150 findings, so every builder here is bounded and cheap enough to
-run inside a request.
+An assessment has at most ~150 findings, so its builders are bounded and cheap enough to run
+inside a request. The organisation's list can hold 100,000 findings and more: it is only ever
+streamed, read through a server-side cursor, in constant memory.
 """
 
 import csv
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import xlsxwriter
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Case, IntegerField, Prefetch, Value, When, prefetch_related_objects
+from django.db.models import (
+    Case,
+    IntegerField,
+    Prefetch,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from governance.models import Jurisdiction, Obligation
+from governance.models import ROLES, Jurisdiction, Obligation
 
-from . import selectors
+from . import selectors, xlsx_stream
 from .models import Assessment, Evidence, Finding, FindingStatus
 
 REPORT_CSS = "css/report.css"
 JURISDICTION_ORDER = ("EU", "JP", "INTL")
+T = TypeVar("T")
 
 # --- The HTML and PDF report -------------------------------------------------------------------
 
@@ -150,50 +162,121 @@ COLUMNS = [
 ]
 
 
-def _export_findings(assessment: Assessment) -> Iterator[Finding]:
-    evidence = Evidence.objects.order_by("added_at", "id").only("finding", "url")
+# What a row shows, in the order `finding_table` unpacks it: plain values, not model instances,
+# which would cost several objects per row (a finding, its system, assessment, release,
+# obligation, provision and approver) for a list that can run to 100,000 rows.
+EXPORT_VALUES = (
+    "id",
+    "system__name",
+    "assessment__code",
+    "assessment__release__code",
+    "jurisdiction",
+    "regulation_code",
+    "obligation_code",
+    "obligation__title_en",
+    "obligation__title_ja",
+    "obligation__provision__reference",
+    "roles",
+    "legal_force",
+    "applies_from",
+    "due_date",
+    "status",
+    "justification",
+    "notes",
+    "risk_approved_by__email",
+)
+# Findings read per round trip of the server-side cursor; each chunk's evidence is one more
+# query, and a chunk is all the export holds at a time.
+EXPORT_CHUNK = 500
+
+
+def _chunks(findings: QuerySet[Finding]) -> Iterator[list[tuple[Any, ...]]]:
+    """`findings` as `EXPORT_VALUES` tuples, in their order, `EXPORT_CHUNK` at a time, read
+    through a server-side cursor: memory stays flat whatever the number of rows."""
+    rows = findings.values_list(*EXPORT_VALUES).iterator(chunk_size=EXPORT_CHUNK)
+    while chunk := list(islice(rows, EXPORT_CHUNK)):
+        yield chunk
+
+
+def _evidence_urls(finding_ids: list[int]) -> dict[int, list[str]]:
+    urls: dict[int, list[str]] = {}
+    rows = (
+        Evidence.objects.filter(finding_id__in=finding_ids)
+        .order_by("finding_id", "added_at", "id")
+        .values_list("finding_id", "url")
+    )
+    for finding_id, url in rows:
+        urls.setdefault(finding_id, []).append(url)
+    return urls
+
+
+def finding_table(findings: QuerySet[Finding]) -> Iterator[list[Any]]:
+    """The header, then one row per finding of `findings` (in its order), in the active
+    language. Dates stay dates."""
+    yield [str(header) for header, _width in COLUMNS]
+    # Labels looked up once, not per row: a model's get_FOO_display() rebuilds its choices.
+    forces = {value: str(label) for value, label in Obligation.LegalForce.choices}
+    statuses = {value: str(label) for value, label in FindingStatus.choices}
+    roles = {value: str(label) for value, label in ROLES}
+    # Obligation.title's rule (Bilingual.text): the Japanese title when reading Japanese.
+    japanese = (translation.get_language() or "en")[:2] == "ja"
+    for chunk in _chunks(findings):
+        evidence = _evidence_urls([row[0] for row in chunk])
+        for (
+            finding_id,
+            system,
+            assessment,
+            release,
+            jurisdiction,
+            regulation,
+            obligation,
+            title_en,
+            title_ja,
+            provision,
+            finding_roles,
+            legal_force,
+            applies_from,
+            due_date,
+            status,
+            justification,
+            notes,
+            approver,
+        ) in chunk:
+            yield [
+                system,
+                str(assessment),
+                release,
+                jurisdiction,
+                regulation,
+                obligation,
+                (title_ja if japanese else "") or title_en,
+                provision,
+                ", ".join(roles.get(role, role) for role in finding_roles),
+                forces.get(legal_force, legal_force),
+                applies_from,
+                due_date,
+                statuses.get(status, status),
+                justification,
+                notes,
+                approver or "",
+                # URLs hold no spaces, so a space separates them unambiguously.
+                " ".join(evidence.get(finding_id, ())),
+            ]
+
+
+def findings_rows(assessment: Assessment) -> Iterator[list[Any]]:
+    """The header, then one row per finding of `assessment`, by jurisdiction, regulation and
+    provision, in the active language. Dates stay dates."""
     order = Case(
         *[When(jurisdiction=j, then=Value(i)) for i, j in enumerate(JURISDICTION_ORDER)],
         default=Value(len(JURISDICTION_ORDER)),
         output_field=IntegerField(),
     )
-    return (
-        Finding.objects.filter(assessment=assessment)
-        .select_related("obligation", "obligation__provision", "risk_approved_by")
-        .prefetch_related(Prefetch("evidence", queryset=evidence))
-        .order_by(order, "regulation_code", "obligation__provision__position", "id")
-        .iterator(chunk_size=200)
+    return finding_table(
+        Finding.objects.filter(assessment=assessment).order_by(
+            order, "regulation_code", "obligation__provision__position", "id"
+        )
     )
-
-
-def findings_rows(assessment: Assessment) -> Iterator[list[Any]]:
-    """The header, then one row per finding, in the active language. Dates stay dates."""
-    yield [str(header) for header, _width in COLUMNS]
-    system = assessment.system.name
-    release = assessment.release.code
-    forces = dict(Obligation.LegalForce.choices)
-    for finding in _export_findings(assessment):
-        obligation = finding.obligation
-        yield [
-            system,
-            str(assessment.code),
-            release,
-            finding.jurisdiction,
-            finding.regulation_code,
-            finding.obligation_code,
-            obligation.title,
-            obligation.provision.reference,
-            ", ".join(finding.role_labels),
-            str(forces.get(finding.legal_force, finding.legal_force)),
-            finding.applies_from,
-            finding.due_date,
-            finding.get_status_display(),
-            finding.justification,
-            finding.notes,
-            finding.risk_approved_by.email if finding.risk_approved_by else "",
-            # URLs hold no spaces, so a space separates them unambiguously.
-            " ".join(e.url for e in finding.evidence.all()),
-        ]
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection"), and
@@ -221,22 +304,62 @@ class Echo:
         return value
 
 
-def findings_csv(assessment: Assessment) -> Iterator[str]:
-    """The findings as CSV lines for a StreamingHttpResponse: UTF-8 with a byte-order mark,
-    which Excel needs to read Japanese correctly.
+def kept_language(stream: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """The items of `stream()`, made in the language active now.
 
-    The server consumes the stream after the view has returned, so the language active now is
-    captured here and kept for the whole stream."""
+    The server consumes a streamed response after the view has returned, when the request's
+    language is no longer active: it is captured here and kept for the whole stream."""
     language = translation.get_language() or "en"
 
-    def lines() -> Iterator[str]:
+    def items() -> Iterator[T]:
         with translation.override(language):
-            writer = csv.writer(Echo())
-            yield "\ufeff"
-            for row in findings_rows(assessment):
-                yield writer.writerow([csv_cell(v) for v in row])
+            yield from stream()
 
-    return lines()
+    return items()
+
+
+# CSV lines are sent in batches of about this many characters, not one write per row.
+CSV_BATCH_CHARS = 32 * 1024
+
+
+def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
+    """`rows` as CSV for a StreamingHttpResponse: UTF-8 with a byte-order mark, which Excel
+    needs to read Japanese correctly, cells through `csv_cell`."""
+    writer = csv.writer(Echo())
+    batch, size = ["\ufeff"], 1
+    for row in rows:
+        line = writer.writerow([csv_cell(v) for v in row])
+        batch.append(line)
+        size += len(line)
+        if size >= CSV_BATCH_CHARS:
+            yield "".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield "".join(batch)
+
+
+def findings_csv(assessment: Assessment) -> Iterator[str]:
+    """The findings of `assessment` as CSV lines for a StreamingHttpResponse, in the language
+    active now."""
+    return kept_language(lambda: csv_lines(findings_rows(assessment)))
+
+
+def finding_list_csv(findings: QuerySet[Finding]) -> Iterator[str]:
+    """`findings` (the organisation's findings list, filtered) as CSV, streamed in the
+    language active now."""
+    return kept_language(lambda: csv_lines(finding_table(findings)))
+
+
+def finding_list_xlsx(findings: QuerySet[Finding]) -> Iterator[bytes]:
+    """`findings` as an XLSX workbook, streamed (assessments/xlsx_stream.py) in the language
+    active now."""
+    return kept_language(
+        lambda: xlsx_stream.xlsx_chunks(
+            sheet_name=gettext("Findings"),
+            widths=[width for _header, width in COLUMNS],
+            rows=finding_table(findings),
+        )
+    )
 
 
 def _sheet_name(name: str) -> str:

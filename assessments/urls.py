@@ -77,6 +77,7 @@ app_patterns = [
     # Dashboard, the organisation's findings, the posture report
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("findings/", dashboard.finding_list, name="finding_list"),
+    path("findings/export/", dashboard.finding_export, name="finding_export"),
     path("posture.pdf", dashboard.posture_report_pdf, name="posture_report_pdf"),
     # Deadlines and regulatory change
     path("deadlines/", deadlines.deadlines, name="deadlines"),

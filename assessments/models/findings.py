@@ -1,5 +1,6 @@
 """Findings: one applicable obligation for one assessment, and the evidence that meets it."""
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -90,6 +91,34 @@ class Finding(models.Model):
         indexes = [
             models.Index(fields=["organisation", "status", "due_date"], name="finding_org_status"),
             models.Index(fields=["system", "obligation_code"], name="finding_system_obligation"),
+            # The findings list's pages, soonest due first, undated last, from any cursor: the
+            # sort expression of assessments/api/runs.py (DUE_DATE_SORT), which must match.
+            models.Index(
+                models.F("organisation"),
+                models.Case(
+                    models.When(due_date__isnull=True, then=models.Value(dt.date(9999, 12, 31))),
+                    default=models.F("due_date"),
+                    output_field=models.DateField(),
+                ),
+                models.F("id"),
+                name="finding_org_due_sort",
+            ),
+            # The dashboard's counts of current findings, read from the index alone: found by
+            # their (latest) assessment, with every column the counts group and filter by.
+            models.Index(
+                fields=["assessment"],
+                include=[
+                    "organisation",
+                    "system",
+                    "jurisdiction",
+                    "regulation_code",
+                    "status",
+                    "due_date",
+                    "applies_from",
+                    "id",
+                ],
+                name="finding_assessment_counts",
+            ),
         ]
 
     def __str__(self) -> str:

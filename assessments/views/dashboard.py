@@ -1,8 +1,9 @@
 """The compliance dashboard, the organisation's findings and its posture report.
 
 Every member reads them. The dashboard and the list run a fixed number of aggregate queries
-whatever the number of systems; the posture report (a few pages of tables) is rendered in the
-request like the assessment report.
+whatever the number of systems; the list's export (CSV or XLSX, every page) is streamed while
+its rows are read; the posture report (a few pages of tables) is rendered in the request like
+the assessment report.
 """
 
 import datetime as dt
@@ -14,7 +15,13 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.core.validators import RegexValidator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.http import content_disposition_header
@@ -27,8 +34,10 @@ from governance.access import get_membership_for_user
 from governance.models import Jurisdiction, Organisation, Regulation
 
 from .. import dashboard as board
+from .. import reports
 from ..actions import today_for
 from ..models import FindingStatus
+from .reports import EXPORT_FORMATS, XLSX_TYPE
 
 PAGE_SIZE = 50
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -142,15 +151,24 @@ class FindingFilterForm(forms.Form):
         }
 
 
+def _filter_form(
+    request: HttpRequest, regulations: dict[str, Regulation]
+) -> tuple[FindingFilterForm, QueryDict]:
+    """The list's filters from the query string (without the page and the export format),
+    and that query string."""
+    query = request.GET.copy()
+    for name in ("page", "format"):
+        query.pop(name, None)
+    return FindingFilterForm(query or None, regulations=regulations), query
+
+
 @login_required
 @require_GET
 def finding_list(request: HttpRequest, org_code) -> HttpResponse:
     membership = get_membership_for_user(request, org_code)
     org = membership.organisation
     regulations = board.current_regulations()
-    query = request.GET.copy()
-    query.pop("page", None)
-    form = FindingFilterForm(query or None, regulations=regulations)
+    form, query = _filter_form(request, regulations)
     filters = form.filters()
     today = today_for(org)
     rows = board.finding_rows(org, today=today, **filters)
@@ -166,9 +184,41 @@ def finding_list(request: HttpRequest, org_code) -> HttpResponse:
         "filtered": any(filters.values()),
         "system": board.system_named(org, filters["system"]) if filters["system"] else None,
         "without_system": _without(query, "system"),
+        "query": query.urlencode(),
         "today": today,
     }
     return render(request, "assessments/finding_list.html", context)
+
+
+@login_required
+@require_GET
+def finding_export(request: HttpRequest, org_code) -> HttpResponse:
+    """The findings list as filtered, every page of it, as CSV or XLSX: streamed while the
+    rows are read, so its size is bounded by the client's patience, not the server's memory."""
+    membership = get_membership_for_user(request, org_code)
+    org = membership.organisation
+    kind = request.GET.get("format", "csv")
+    if kind not in EXPORT_FORMATS:
+        return HttpResponseBadRequest(
+            _("Unknown export format. Use format=csv or format=xlsx."),
+            content_type="text/plain; charset=utf-8",
+        )
+    form, _query = _filter_form(request, board.current_regulations())
+    today = today_for(org)
+    rows = board.finding_rows(org, today=today, **form.filters())
+    slug = slugify(org.name, allow_unicode=True) or "organisation"
+    filename = f"kakehashi-findings-{slug}-{today:%Y-%m-%d}.{kind}"
+    if kind == "csv":
+        content, content_type = reports.finding_list_csv(rows), "text/csv; charset=utf-8"
+    else:
+        content, content_type = reports.finding_list_xlsx(rows), XLSX_TYPE
+    return StreamingHttpResponse(
+        content,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": content_disposition_header(as_attachment=True, filename=filename)
+        },
+    )
 
 
 def _without(query: QueryDict, name: str) -> str:

@@ -271,11 +271,25 @@ def require_editor(actor) -> None:
 # Pagination
 
 
+def _row_compare(left: tuple, op: str, right: tuple) -> models.Func:
+    """`(a, b) > (x, y)`: a row comparison, which PostgreSQL answers by starting an index scan
+    on (…, a, b) at (x, y), where `a > x OR (a = x AND b > y)` scans every row with a = x."""
+
+    def row(parts: tuple) -> models.Func:
+        return models.Func(*parts, function="ROW")
+
+    return models.Func(
+        row(left), row(right), arg_joiner=f" {op} ", template="%(expressions)s",
+        output_field=models.BooleanField(),
+    )  # fmt: skip
+
+
 class KeysetPagination(BasePagination):
     """Cursor pagination over (sort key, id): stable under inserts, constant cost at any depth.
 
     A view sets `orderings` ({name: expression}) and `default_ordering` ("-created_at"). The
-    cursor is opaque to clients (base64 JSON of the last row's sort value and id).
+    cursor is opaque to clients (base64 JSON of the last row's sort value and id). The queryset
+    may be a `.values()` one that includes "id"; its page is then a list of dicts.
     """
 
     page_size = 50
@@ -300,9 +314,13 @@ class KeysetPagination(BasePagination):
         after = self._decode(request.query_params.get("cursor"), rows)
         if after is not None:
             value, pk = after
-            op = "lt" if descending else "gt"
+            field = rows.query.annotations["_sort"].output_field
             rows = rows.filter(
-                models.Q(**{f"_sort__{op}": value}) | models.Q(_sort=value, **{f"id__{op}": pk})
+                _row_compare(
+                    (models.F("_sort"), models.F("id")),
+                    "<" if descending else ">",
+                    (models.Value(value, output_field=field), models.Value(pk)),
+                )
             )
         page = list(rows[: self.size + 1])
         self.has_next = len(page) > self.size
@@ -345,9 +363,10 @@ class KeysetPagination(BasePagination):
         return value, pk
 
     def _encode(self, row) -> str:
-        value = row._sort
+        # A model instance, or a row of `.values()` (which must include the id).
+        value, pk = (row["_sort"], row["id"]) if isinstance(row, dict) else (row._sort, row.pk)
         value = value.isoformat() if hasattr(value, "isoformat") else value
-        raw = json.dumps([value, row.pk], cls=DjangoJSONEncoder).encode()
+        raw = json.dumps([value, pk], cls=DjangoJSONEncoder).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def get_next_link(self) -> str | None:

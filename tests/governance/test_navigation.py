@@ -17,6 +17,7 @@ from ..factories import MembershipFactory
 NOT_PAGES = {
     "assessment_status", "batch_status", "assessment_start", "assessment_report_pdf",
     "assessment_findings_export", "posture_report_pdf", "system_export", "action_export",
+    "finding_export",
     "action_evidence_download", "notification_list", "notification_read",
 }  # fmt: skip
 

@@ -976,6 +976,11 @@ READ_QUERIES: dict[str, list[Callable[[dict[str, str]], str]]] = {
     "system_export": [lambda b: "?format=csv", lambda b: "?format=xlsx"],
     "action_export": [lambda b: "?format=csv", lambda b: "?format=xlsx"],
     "assessment_findings_export": [lambda b: "?format=csv", lambda b: "?format=xlsx"],
+    "finding_export": [
+        lambda b: "?format=csv",
+        lambda b: "?format=xlsx",
+        lambda b: f"?format=xlsx&system={b['system_code']}",
+    ],
     "deadlines": [lambda b: "?format=ics", lambda b: f"?system={b['system_code']}"],
     "posture_report_pdf": [lambda b: "?lang=ja"],
     "action_create": [lambda b: f"?finding={b['finding_code']}"],

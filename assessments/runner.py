@@ -1,8 +1,8 @@
 """Running assessments in the worker, many per task.
 
-A task takes up to `RUN_CHUNK` assessment ids (a batch of hundreds of systems, or the single run
-someone asked for) and does each step once for all of them: one claim, one read of the previous
-findings, one bulk write. Per assessment it only evaluates the engine and builds rows.
+A task takes up to ASSESSMENT_RUN_CHUNK assessment ids (a batch of hundreds of systems, or the
+single run someone asked for) and does each step once for all of them: one claim, one read of
+the previous findings, one bulk write. Per assessment it only evaluates the engine and builds rows.
 
 Writing: the findings of the whole chunk go to a temporary table with COPY, then into the
 findings table with one upsert (row-level security does not allow COPY into a tenant table
@@ -52,9 +52,6 @@ from .models.runs import IN_FLIGHT
 from .releases import compiled
 
 log = logging.getLogger(__name__)
-
-# Assessments per task: "assess all" and re-assessment after a release send chunks this size.
-RUN_CHUNK = 200
 
 # Statuses whose evidence is worth offering to a crosswalked obligation.
 _EVIDENCED = (FindingStatus.MET, FindingStatus.PARTIALLY_MET)

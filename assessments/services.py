@@ -54,7 +54,7 @@ _EVIDENCED = (FindingStatus.MET, FindingStatus.PARTIALLY_MET)
 
 def _dispatch(assessment_ids: list[int]) -> None:
     """Send run tasks once the creating transaction has committed: one task per run, or one
-    per `runner.RUN_CHUNK` runs when there are many."""
+    per ASSESSMENT_RUN_CHUNK runs when there are many."""
     from .tasks import run_assessment, run_assessments
 
     def send() -> None:
@@ -62,8 +62,9 @@ def _dispatch(assessment_ids: list[int]) -> None:
         if len(assessment_ids) == 1:
             run_assessment.delay(assessment_ids[0])
             return
-        for start in range(0, len(assessment_ids), runner.RUN_CHUNK):
-            run_assessments.delay(assessment_ids[start : start + runner.RUN_CHUNK])
+        size = settings.ASSESSMENT_RUN_CHUNK
+        for start in range(0, len(assessment_ids), size):
+            run_assessments.delay(assessment_ids[start : start + size])
 
     if assessment_ids:
         transaction.on_commit(send)

@@ -334,6 +334,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 ASSESSMENT_STUCK_AFTER = env.int("ASSESSMENT_STUCK_AFTER", default=CELERY_TASK_TIME_LIMIT + 60)
 ASSESSMENT_RESEND_AFTER = env.int("ASSESSMENT_RESEND_AFTER", default=600)
 ASSESSMENT_MAX_ATTEMPTS = env.int("ASSESSMENT_MAX_ATTEMPTS", default=5)
+# Runs per task when many are queued at once (a batch, re-assessment after a release, the
+# sweep): each step of assessments/runner.py then runs once for all of them.
+ASSESSMENT_RUN_CHUNK = env.int("ASSESSMENT_RUN_CHUNK", default=200)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,6 +1,7 @@
 import sys
 
 import kombu.exceptions
+import psycopg
 import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
@@ -68,6 +69,10 @@ def not_found(request: HttpRequest, exception=None):
 UNAVAILABLE = (
     OperationalError,
     InterfaceError,
+    # Raised as they are by the raw cursor that sets the audit context and the tenant scope
+    # (kept out of query counts), where Django does not wrap them; found by scripts/chaos.
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     redis.ConnectionError,
     redis.TimeoutError,
     kombu.exceptions.OperationalError,

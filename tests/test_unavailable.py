@@ -5,6 +5,7 @@ under load and counts the answers). A bug stays a 500."""
 from unittest import mock
 
 import kombu.exceptions
+import psycopg
 import pytest
 import redis
 from django.db import OperationalError, ProgrammingError
@@ -49,6 +50,18 @@ def test_it_answers_503_while_the_broker_is_away(owner, error):
     with mock.patch("django.template.loader.render_to_string", side_effect=error):
         response = client.get(f"/o/{owner.organisation.code}/")
     assert response.status_code == 503, response.content[:200]
+
+
+def test_it_answers_503_when_the_raw_scope_cursor_finds_the_database_shutting_down(owner):
+    """The audit context and the tenant scope are set on psycopg's own cursor, whose errors
+    Django does not wrap: a fast shutdown landing there is as unavailable as any other."""
+    client = api(make_key(owner))
+    client.raise_request_exception = False
+    error = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    with mock.patch("governance.audit._apply", side_effect=error):
+        response = client.get(f"/api/v1/orgs/{owner.organisation.code}/systems/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
 
 
 def test_it_still_answers_500_for_a_bug(owner):

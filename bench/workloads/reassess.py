@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import time
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from assessments import services
 from assessments.models import Assessment, AssessmentBatch, AssessmentStatus, Finding
 from assessments.models.runs import Source
-from assessments.runner import RUN_CHUNK
 from governance import rls
 from governance.catalogue.services import release_publish
 from governance.catalogue.store import snapshot_of, write_content
@@ -188,7 +188,7 @@ def run(bench: Bench) -> list[Outcome]:
                 "ratio_to_raw_copy": round(ratio, 3),
                 "ms_per_system": round(run_s * 1000 / max(assessed, 1), 2),
                 "engine_seconds_total": round(engine_ms / 1000, 2),
-                "tasks": -(-systems // RUN_CHUNK),
+                "tasks": -(-systems // settings.ASSESSMENT_RUN_CHUNK),
                 **duplicates,
             },
             goals=[
@@ -200,9 +200,10 @@ def run(bench: Bench) -> list[Outcome]:
                 f"The release rewords {', '.join(REWORDED)} and moves {', '.join(MOVED)}; "
                 "published with the curator's service, whose impact task (stale marking, "
                 "`impact_seconds`) runs before the re-assessment starts.",
-                f"Re-assessment: services.batch_start for every active system, fanned out in "
-                f"tasks of {RUN_CHUNK} systems to one Celery worker with 2 processes; timed "
-                "from the request to the last assessment completed (`reassess_seconds`).",
+                "Re-assessment: services.batch_start for every active system, fanned out in "
+                f"tasks of {settings.ASSESSMENT_RUN_CHUNK} systems to one Celery worker with 2 "
+                "processes; timed from the request to the last assessment completed "
+                "(`reassess_seconds`).",
                 "Raw COPY: the same finding rows COPY'd into an empty table LIKE the findings "
                 "table INCLUDING ALL (its indexes and checks; no triggers, foreign keys or "
                 "row-level security), from memory, by the owner.",

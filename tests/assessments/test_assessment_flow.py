@@ -581,10 +581,19 @@ def test_it_records_the_run_in_the_audit_trail_as_its_requester(assess, system, 
     assert event.actor_user_id == owner.user.pk
     assert event.context["source"] == "task:run_assessment"
     assert event.organisation_id == owner.organisation_id
-    # The findings follow from the audited run; each change to one after it is recorded.
-    finding = Finding.objects.filter(assessment=assessment).first()
+    # The findings it created: one event for the run, naming every one of them.
+    created = AuditEvent.objects.get(
+        table="assessments_finding", object_pk=f"assessment:{assessment.pk}", action="insert"
+    )
+    assert created.actor_user_id == owner.user.pk
+    assert created.organisation_id == owner.organisation_id
+    findings = Finding.objects.filter(assessment=assessment)
+    assert sorted((f["id"], f["obligation_code"]) for f in created.after["findings"]) == sorted(
+        findings.values_list("pk", "obligation_code")
+    )
+    # Each later change of a finding is an event of its own.
+    finding = findings.first()
     trail = AuditEvent.objects.filter(table="assessments_finding", object_pk=str(finding.pk))
-    assert not trail.exists()
     Finding.objects.filter(pk=finding.pk).update(notes="Checked with legal")
     assert trail.get().action == "update"
 

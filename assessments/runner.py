@@ -21,7 +21,6 @@ import datetime as dt
 import logging
 import time
 import uuid
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,10 +158,6 @@ def _evaluate(assessment: Assessment) -> _Run:
     return _Run(assessment, release, result, engine_ms, _unanswered(release, assessment.answers))
 
 
-def _today(org: Organisation) -> dt.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(org.time_zone))
-
-
 def due_date(
     *, org: Organisation, legal_force: str, applies_from: dt.date, today: dt.date
 ) -> dt.date | None:
@@ -231,7 +226,7 @@ def _rows(runs: list[_Run], old: dict[int, dict[str, _Old]]) -> None:
     for run in runs:
         assessment = run.assessment
         org = assessment.organisation
-        today = todays.setdefault(org.pk, _today(org))
+        today = todays.setdefault(org.pk, actions.today_for(org))
         before = old.get(run.previous_id, {}) if run.previous_id else {}
         for item in run.result.applicable:
             due = due_date(

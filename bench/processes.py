@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from scripts.devstack.output import tail
+
 from .core import Bench
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,14 +66,7 @@ def app_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 def log_tail(path: Path, offset: int = 0, lines: int = 30) -> str:
     """The last lines written to `path` after byte `offset`, indented."""
-    try:
-        with path.open("rb") as stream:
-            stream.seek(offset)
-            text = stream.read().decode(errors="replace")
-    except FileNotFoundError:
-        return "    (no log written)"
-    kept = text.splitlines()[-lines:] or ["(empty)"]
-    return "\n".join(f"    {line}" for line in kept)
+    return tail(path, offset, lines)
 
 
 def spawn(argv: list[str], *, env: Mapping[str, str], log: Path) -> tuple[subprocess.Popen, int]:

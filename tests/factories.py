@@ -335,3 +335,16 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     kind = "assigned"
     key = factory.Sequence(lambda n: f"test:{n}")
     data = factory.LazyFunction(dict)
+
+
+def obligations(release, jurisdiction: str, n: int) -> list:
+    """The first `n` obligations of a jurisdiction in a release, by code."""
+    from governance.models import Obligation
+
+    found = list(
+        Obligation.objects.filter(release=release, regulation__jurisdiction=jurisdiction)
+        .select_related("regulation", "provision")
+        .order_by("code")[:n]
+    )
+    assert len(found) == n
+    return found

@@ -7,20 +7,22 @@ last."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import time
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from assessments import services
 from assessments.models import Assessment, AssessmentBatch, AssessmentStatus, Finding
 from assessments.models.runs import Source
 from governance import rls
-from governance.catalogue.services import release_publish
-from governance.catalogue.store import snapshot_of, write_content
-from governance.models import CatalogueRelease, User
+from governance.catalogue.services import release_create_draft, release_publish
+from governance.models import CatalogueRelease, Obligation, User
 
 from ..core import Bench, Goal, Outcome
 from ..processes import worker
@@ -34,26 +36,18 @@ MOVED = ("EU-AIA-ART86",)
 def _release(curator: User) -> CatalogueRelease:
     """A draft copy of the current release with a few obligations reworded and one date moved,
     published the way a curator publishes one."""
-    base = CatalogueRelease.objects.get(is_current=True)
-    snapshot = snapshot_of(base)
-    for code in REWORDED:
-        if code in snapshot["obligations"]:
-            snapshot["obligations"][code]["summary_en"] += " (Clarified by the bench release.)"
-    for code in MOVED:
-        if code in snapshot["obligations"]:
-            snapshot["obligations"][code]["applies_from"] = "2028-02-01"
-    stamp = timezone.now().strftime("%Y%m%d%H%M%S")
-    draft = CatalogueRelease.objects.create(
-        code=f"bench-{stamp}",
+    draft = release_create_draft(
+        base=CatalogueRelease.objects.get(is_current=True),
+        code=f"bench-{timezone.now():%Y%m%d%H%M%S}",
         title_en="Bench release",
         title_ja="ベンチマーク用リリース",
-        description_en=base.description_en,
-        description_ja=base.description_ja,
-        effective_on=base.effective_on,
-        status=CatalogueRelease.Status.DRAFT,
-        based_on=base,
+        actor=curator,
     )
-    write_content(draft, snapshot)
+    obligations = Obligation.objects.filter(release=draft)
+    obligations.filter(code__in=REWORDED).update(
+        summary_en=Concat("summary_en", Value(" (Clarified by the bench release.)"))
+    )
+    obligations.filter(code__in=MOVED).update(applies_from=dt.date(2028, 2, 1))
     return release_publish(release=draft, actor=curator)
 
 

@@ -34,7 +34,7 @@ from django.utils import timezone
 from assessments import dashboard
 from assessments.actions import today_for
 from assessments.models import Assessment
-from governance.models import Obligation, Role
+from governance.models import Role
 from tests.conftest import client_for
 from tests.factories import (
     AISystemFactory,
@@ -44,6 +44,7 @@ from tests.factories import (
     OrganisationFactory,
     RemediationActionFactory,
     UserFactory,
+    obligations,
 )
 
 NOW = dt.datetime(2026, 3, 10, 11, 0, tzinfo=dt.UTC)
@@ -55,16 +56,6 @@ PAST = dt.date(2025, 8, 2)
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def obligations(release, jurisdiction: str, n: int) -> list[Obligation]:
-    found = list(
-        Obligation.objects.filter(release=release, regulation__jurisdiction=jurisdiction)
-        .select_related("regulation")
-        .order_by("code")[:n]
-    )
-    assert len(found) == n
-    return found
 
 
 def add(assessment, obligation, status, *, due=None, applies=PAST, approver=None):

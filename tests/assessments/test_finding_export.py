@@ -36,6 +36,7 @@ from tests.factories import (
     EvidenceFactory,
     FindingFactory,
     MembershipFactory,
+    obligations,
 )
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -68,16 +69,6 @@ HEADER = [
     "Risk accepted by",
     "Evidence",
 ]
-
-
-def obligations(release, jurisdiction: str, n: int) -> list[Obligation]:
-    found = list(
-        Obligation.objects.filter(release=release, regulation__jurisdiction=jurisdiction)
-        .select_related("regulation", "provision")
-        .order_by("code")[:n]
-    )
-    assert len(found) == n
-    return found
 
 
 def add(assessment, obligation, status, **extra) -> Finding:
